@@ -1,0 +1,415 @@
+// Package canon is the one place where ron-kms reads and writes the bytes of
+// governance objects: a strict I-JSON decoder, the RFC 8785 (JCS) canonical
+// encoder, the pretty "file form" and the object digest (DESIGN §2.1).
+//
+// The package is pure: it takes bytes and returns values or errors. It never
+// normalises bad input into good input. Anything that is not I-JSON —
+// duplicate keys, invalid UTF-8, lone surrogates, numbers that an IEEE double
+// cannot hold exactly — is an *Error naming the JSON path and the reason.
+package canon
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Reason is why input was rejected. The list is closed: every *Error carries
+// one of these values.
+type Reason string
+
+const (
+	ReasonSyntax             Reason = "syntax error"
+	ReasonDuplicateKey       Reason = "duplicate key"
+	ReasonInvalidUTF8        Reason = "invalid utf-8"
+	ReasonLoneSurrogate      Reason = "lone surrogate"
+	ReasonNumberRange        Reason = "number out of range"
+	ReasonNonCanonicalNumber Reason = "non-canonical number"
+	ReasonTrailingData       Reason = "trailing data"
+	ReasonTooDeep            Reason = "nesting too deep"
+	ReasonTooLarge           Reason = "input too large"
+	ReasonNotFileForm        Reason = "not in file form"
+	ReasonUnknownField       Reason = "unknown field"
+	ReasonType               Reason = "wrong type"
+)
+
+// Error is a rejection of input, with the JSON path where it happened
+// ("$" is the whole document, "$.members[1].key_id" a nested field).
+type Error struct {
+	Path   string
+	Reason Reason
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("canon: %s at %s", e.Reason, e.Path)
+	}
+	return fmt.Sprintf("canon: %s at %s: %s", e.Reason, e.Path, e.Detail)
+}
+
+// Limits bound what the decoder accepts.
+const (
+	MaxDepth = 64
+	MaxSize  = 16 << 20
+	// MaxSafeInteger is 2^53-1, the largest integer every IEEE double
+	// holds exactly and the I-JSON bound (RFC 7493 §2.2).
+	MaxSafeInteger = 1<<53 - 1
+)
+
+// Number is a JSON number as written in the input. It has already been
+// checked to be finite and within the exact-integer range of a double.
+type Number string
+
+// Float64 returns the number's value.
+func (n Number) Float64() float64 {
+	f, _ := strconv.ParseFloat(string(n), 64)
+	return f
+}
+
+// Int64 returns the number as an integer and whether it is one.
+func (n Number) Int64() (int64, bool) {
+	f := n.Float64()
+	if f != math.Trunc(f) || math.Abs(f) > MaxSafeInteger {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// Object is a decoded JSON object. Keys are unique.
+type Object = map[string]any
+
+// Parse decodes one I-JSON value: the result is made of Object, []any,
+// string, Number, bool and nil. Fractions and exponents are accepted (RFC
+// 8785's own examples use them); ParseStrict is what governance objects use.
+func Parse(data []byte) (any, error) {
+	return parse(data, false)
+}
+
+// ParseStrict is Parse for signed governance objects: in addition every
+// number must be an integer written canonically (no fraction, exponent,
+// leading zero, plus sign or "-0"), so no two encodings of a signed object
+// differ only in how a number is spelled.
+func ParseStrict(data []byte) (any, error) {
+	return parse(data, true)
+}
+
+func parse(data []byte, strict bool) (any, error) {
+	if len(data) > MaxSize {
+		return nil, &Error{Path: "$", Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), MaxSize)}
+	}
+	if !utf8.Valid(data) {
+		off := 0
+		for off < len(data) {
+			r, size := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		return nil, &Error{Path: "$", Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("at byte offset %d", off)}
+	}
+	p := &parser{data: data, strict: strict}
+	p.skipSpace()
+	v, err := p.value("$", 0)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return nil, &Error{Path: "$", Reason: ReasonTrailingData, Detail: fmt.Sprintf("at byte offset %d", p.pos)}
+	}
+	return v, nil
+}
+
+type parser struct {
+	data   []byte
+	pos    int
+	strict bool
+}
+
+func (p *parser) errf(path string, format string, args ...any) error {
+	return &Error{Path: path, Reason: ReasonSyntax, Detail: fmt.Sprintf(format, args...) + fmt.Sprintf(" (byte offset %d)", p.pos)}
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(path string, depth int) (any, error) {
+	if depth > MaxDepth {
+		return nil, &Error{Path: path, Reason: ReasonTooDeep, Detail: fmt.Sprintf("limit %d", MaxDepth)}
+	}
+	if p.pos >= len(p.data) {
+		return nil, p.errf(path, "unexpected end of input")
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.object(path, depth)
+	case c == '[':
+		return p.array(path, depth)
+	case c == '"':
+		return p.str(path)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number(path)
+	case p.literal("true"):
+		return true, nil
+	case p.literal("false"):
+		return false, nil
+	case p.literal("null"):
+		return nil, nil
+	default:
+		return nil, p.errf(path, "unexpected character %q", c)
+	}
+}
+
+func (p *parser) literal(word string) bool {
+	if strings.HasPrefix(string(p.data[p.pos:min(len(p.data), p.pos+len(word))]), word) {
+		p.pos += len(word)
+		return true
+	}
+	return false
+}
+
+func (p *parser) object(path string, depth int) (any, error) {
+	p.pos++ // '{'
+	obj := Object{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return obj, nil
+	}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return nil, p.errf(path, "expected a string key")
+		}
+		k, err := p.str(path)
+		if err != nil {
+			return nil, err
+		}
+		key := k.(string)
+		child := childPath(path, key)
+		if _, dup := obj[key]; dup {
+			return nil, &Error{Path: child, Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("key %q appears twice", key)}
+		}
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return nil, p.errf(child, "expected ':'")
+		}
+		p.pos++
+		p.skipSpace()
+		v, err := p.value(child, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		obj[key] = v
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.errf(path, "unexpected end of input in object")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return obj, nil
+		default:
+			return nil, p.errf(path, "expected ',' or '}'")
+		}
+	}
+}
+
+func (p *parser) array(path string, depth int) (any, error) {
+	p.pos++ // '['
+	arr := []any{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		return arr, nil
+	}
+	for i := 0; ; i++ {
+		p.skipSpace()
+		v, err := p.value(fmt.Sprintf("%s[%d]", path, i), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, v)
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.errf(path, "unexpected end of input in array")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return arr, nil
+		default:
+			return nil, p.errf(path, "expected ',' or ']'")
+		}
+	}
+}
+
+func (p *parser) str(path string) (any, error) {
+	p.pos++ // opening quote
+	var b strings.Builder
+	for {
+		if p.pos >= len(p.data) {
+			return nil, p.errf(path, "unterminated string")
+		}
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return b.String(), nil
+		case c < 0x20:
+			return nil, p.errf(path, "control character 0x%02x in string must be escaped", c)
+		case c == '\\':
+			if p.pos+1 >= len(p.data) {
+				return nil, p.errf(path, "unterminated escape")
+			}
+			e := p.data[p.pos+1]
+			p.pos += 2
+			switch e {
+			case '"', '\\', '/':
+				b.WriteByte(e)
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case 'u':
+				r, err := p.hex4(path)
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case utf16.IsSurrogate(r) && r < 0xdc00:
+					// A high surrogate must be followed by an escaped low one.
+					if p.pos+6 > len(p.data) || p.data[p.pos] != '\\' || p.data[p.pos+1] != 'u' {
+						return nil, &Error{Path: path, Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("high surrogate \\u%04x without a low surrogate", r)}
+					}
+					p.pos += 2
+					r2, err := p.hex4(path)
+					if err != nil {
+						return nil, err
+					}
+					if r2 < 0xdc00 || r2 > 0xdfff {
+						return nil, &Error{Path: path, Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("high surrogate \\u%04x followed by \\u%04x", r, r2)}
+					}
+					b.WriteRune(utf16.DecodeRune(r, r2))
+				case utf16.IsSurrogate(r):
+					return nil, &Error{Path: path, Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("low surrogate \\u%04x without a high surrogate", r)}
+				default:
+					b.WriteRune(r)
+				}
+			default:
+				return nil, p.errf(path, "invalid escape \\%c", e)
+			}
+		default:
+			// Input is valid UTF-8 (checked up front); copy the rune.
+			_, size := utf8.DecodeRune(p.data[p.pos:])
+			b.Write(p.data[p.pos : p.pos+size])
+			p.pos += size
+		}
+	}
+}
+
+func (p *parser) hex4(path string) (rune, error) {
+	if p.pos+4 > len(p.data) {
+		return 0, p.errf(path, "short \\u escape")
+	}
+	v, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 16)
+	if err != nil {
+		return 0, p.errf(path, "invalid \\u escape %q", p.data[p.pos:p.pos+4])
+	}
+	p.pos += 4
+	return rune(v), nil
+}
+
+// number scans a JSON number (RFC 8259 grammar) and checks its range.
+func (p *parser) number(path string) (any, error) {
+	start := p.pos
+	if p.data[p.pos] == '-' {
+		p.pos++
+	}
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
+	intStart := p.pos
+	if digits() == 0 {
+		return nil, p.errf(path, "invalid number")
+	}
+	if p.data[intStart] == '0' && p.pos-intStart > 1 {
+		return nil, p.errf(path, "leading zero in number %q", p.data[start:p.pos])
+	}
+	integer := true
+	if p.pos < len(p.data) && p.data[p.pos] == '.' {
+		p.pos++
+		integer = false
+		if digits() == 0 {
+			return nil, p.errf(path, "invalid fraction")
+		}
+	}
+	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+		p.pos++
+		integer = false
+		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
+			p.pos++
+		}
+		if digits() == 0 {
+			return nil, p.errf(path, "invalid exponent")
+		}
+	}
+	lit := string(p.data[start:p.pos])
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is not a finite double", lit)}
+	}
+	if integer && math.Abs(f) > MaxSafeInteger {
+		// An integer literal an IEEE double would round (I-JSON, RFC 7493 §2.2).
+		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is outside ±(2^53-1)", lit)}
+	}
+	if integer && f == 0 && lit[0] == '-' && p.strict {
+		return nil, &Error{Path: path, Reason: ReasonNonCanonicalNumber, Detail: `"-0" must be written 0`}
+	}
+	if p.strict && !integer {
+		return nil, &Error{Path: path, Reason: ReasonNonCanonicalNumber, Detail: fmt.Sprintf("%s: governance numbers are integers written without fraction or exponent", lit)}
+	}
+	return Number(lit), nil
+}
+
+func childPath(path, key string) string {
+	simple := key != ""
+	for _, r := range key {
+		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		return path + "." + key
+	}
+	return path + "[" + strconv.Quote(key) + "]"
+}
