@@ -1,0 +1,228 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/ron-kms/ron-kms/govtool/canon"
+)
+
+// maxRecord bounds one framed record.
+const maxRecord = 64 << 10
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// FileLog is an append-only audit log in one file. Each record is framed as
+// 4-byte big-endian length, 4-byte CRC-32C of the body, then the record's
+// canonical JSON. A torn tail found at open — a frame cut short or with a bad
+// CRC at the very end — is truncated: its request never got an answer.
+// Corruption before the tail is an error: the log is not silently repaired.
+type FileLog struct {
+	mu     sync.Mutex
+	f      *os.File
+	id     string
+	now    Clock
+	hashes []tlog.Hash // stored hashes of the Merkle tree (tlog layout)
+	n      int64       // records
+	last   tlog.Hash   // leaf hash of the last record
+}
+
+var _ Logger = (*FileLog)(nil)
+
+// OpenFile opens (or creates) the log at dir/audit.log for appliance id.
+func OpenFile(dir, applianceID string, now Clock) (*FileLog, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	path := filepath.Join(dir, "audit.log")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	l := &FileLog{f: f, id: applianceID, now: now}
+	if err := l.load(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *FileLog) load() error {
+	st, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	size := st.Size()
+	r := bufio.NewReader(io.NewSectionReader(l.f, 0, size))
+	var off int64
+	for off < size {
+		body, n, err := readFrame(r, size-off)
+		if err != nil {
+			if errors.Is(err, errTorn) {
+				// The tail was being written when the process died.
+				if err := l.f.Truncate(off); err != nil {
+					return fmt.Errorf("audit: truncating torn tail: %w", err)
+				}
+				if err := l.f.Sync(); err != nil {
+					return fmt.Errorf("audit: %w", err)
+				}
+				break
+			}
+			return fmt.Errorf("audit: record %d at offset %d: %w", l.n, off, err)
+		}
+		if err := l.addLeaf(body); err != nil {
+			return fmt.Errorf("audit: record %d: %w", l.n, err)
+		}
+		off += n
+	}
+	_, err = l.f.Seek(0, io.SeekEnd)
+	return err
+}
+
+var errTorn = errors.New("torn frame")
+
+func readFrame(r *bufio.Reader, remaining int64) ([]byte, int64, error) {
+	var hdr [8]byte
+	if remaining < 8 {
+		return nil, 0, errTorn
+	}
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, 0, errTorn
+	}
+	n := binary.BigEndian.Uint32(hdr[:4])
+	if n == 0 || n > maxRecord {
+		if remaining-8 < int64(n) || n > maxRecord {
+			return nil, 0, errTorn
+		}
+		return nil, 0, fmt.Errorf("bad frame length %d", n)
+	}
+	if remaining-8 < int64(n) {
+		return nil, 0, errTorn
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, 0, errTorn
+	}
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+		if remaining == int64(8+n) {
+			return nil, 0, errTorn // a bad CRC on the last frame is a torn write
+		}
+		return nil, 0, errors.New("crc mismatch")
+	}
+	return body, int64(8 + n), nil
+}
+
+func (l *FileLog) addLeaf(body []byte) error {
+	var rec Record
+	if err := canon.Unmarshal(body, &rec); err != nil {
+		return err
+	}
+	if rec.Index != l.n {
+		return fmt.Errorf("index %d, want %d", rec.Index, l.n)
+	}
+	if rec.Prev != hex.EncodeToString(l.last[:]) {
+		return errors.New("prev does not match the previous record's leaf hash")
+	}
+	hs, err := tlog.StoredHashes(l.n, body, l.hashReader())
+	if err != nil {
+		return err
+	}
+	l.hashes = append(l.hashes, hs...)
+	l.last = tlog.RecordHash(body)
+	l.n++
+	return nil
+}
+
+type hashReader []tlog.Hash
+
+func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(h)) {
+			return nil, fmt.Errorf("hash index %d out of range", x)
+		}
+		out[i] = h[x]
+	}
+	return out, nil
+}
+
+func (l *FileLog) hashReader() tlog.HashReader { return hashReader(l.hashes) }
+
+// Append implements Logger.
+func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
+	if err := ctx.Err(); err != nil {
+		return Receipt{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return Receipt{}, errors.New("audit: log is closed")
+	}
+	r.Type = "audit_record"
+	r.Index = l.n
+	r.Prev = hex.EncodeToString(l.last[:])
+	r.Time = l.now().UTC().Format(time.RFC3339Nano)
+	r.ApplianceID = l.id
+	body, err := canon.Marshal(r)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("audit: %w", err)
+	}
+	if len(body) > maxRecord {
+		return Receipt{}, fmt.Errorf("audit: record of %d bytes exceeds %d", len(body), maxRecord)
+	}
+	frame := make([]byte, 8+len(body))
+	binary.BigEndian.PutUint32(frame[:4], uint32(len(body)))
+	binary.BigEndian.PutUint32(frame[4:8], crc32.Checksum(body, castagnoli))
+	copy(frame[8:], body)
+	if _, err := l.f.Write(frame); err != nil {
+		return Receipt{}, fmt.Errorf("audit: write: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return Receipt{}, fmt.Errorf("audit: fsync: %w", err)
+	}
+	if err := l.addLeaf(body); err != nil {
+		return Receipt{}, fmt.Errorf("audit: %w", err)
+	}
+	return Receipt{Index: r.Index, LeafHash: hex.EncodeToString(l.last[:])}, nil
+}
+
+// Size is the number of records.
+func (l *FileLog) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// TreeHash is the RFC 6962 root over the first n records.
+func (l *FileLog) TreeHash(n int64) (tlog.Hash, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return tlog.TreeHash(n, l.hashReader())
+}
+
+// Close closes the file.
+func (l *FileLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

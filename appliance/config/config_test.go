@@ -1,0 +1,61 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `{
+  "appliance_id": "app-1",
+  "governance": {"url": "gov", "root_digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111"},
+  "data_dir": "data",
+  "backend": {"kind": "sealed-file", "sealed_file": {"passphrase_file": "pass"}}
+}`
+
+func TestLoadResolvesAndDefaults(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "appliance.json")
+	os.WriteFile(p, []byte(good), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Governance.Branch != "main" || c.Listen != "127.0.0.1:8443" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if c.Backend.SealedFile.Dir != filepath.Join(dir, "data", "keys") || c.Governance.URL != filepath.Join(dir, "gov") {
+		t.Errorf("paths not resolved: %q %q", c.Backend.SealedFile.Dir, c.Governance.URL)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"unknown field":  strings.Replace(good, `"data_dir"`, `"datadir": "x", "data_dir"`, 1),
+		"duplicate key":  strings.Replace(good, `"data_dir": "data"`, `"data_dir": "a", "data_dir": "b"`, 1),
+		"bad digest":     strings.Replace(good, "sha256:1111", "sha256:zz11", 1),
+		"bad backend":    strings.Replace(good, `"sealed-file"`, `"floppy"`, 1),
+		"no passphrase":  strings.Replace(good, `"passphrase_file": "pass"`, `"amnesia": false`, 1),
+		"bad id":         strings.Replace(good, `"app-1"`, `"App 1"`, 1),
+		"short interval": strings.Replace(good, `"url": "gov"`, `"url": "gov", "pull_interval": "1ms"`, 1),
+	} {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s")
+	os.WriteFile(p, []byte("0123456789abcdef0123\n"), 0o644)
+	if _, err := ReadSecretFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("world-readable secret accepted: %v", err)
+	}
+	os.Chmod(p, 0o600)
+	s, err := ReadSecretFile(p)
+	if err != nil || string(s) != "0123456789abcdef0123" {
+		t.Fatalf("%q %v", s, err)
+	}
+}
