@@ -391,6 +391,12 @@ func (p *parser) number(path string) (any, error) {
 		// An integer literal an IEEE double would round (I-JSON, RFC 7493 §2.2).
 		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is outside ±(2^53-1)", lit)}
 	}
+	if !integer && f == math.Trunc(f) && math.Abs(f) > MaxSafeInteger && math.Abs(f) < 1e21 {
+		// RFC 8785 writes such a value as a plain integer ("1e20" becomes
+		// "100000000000000000000"), which the rule above rejects. Refuse it
+		// here too, so that the canonical form of anything accepted parses.
+		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is an integer outside ±(2^53-1) written as a float", lit)}
+	}
 	if integer && f == 0 && lit[0] == '-' && p.strict {
 		return nil, &Error{Path: path, Reason: ReasonNonCanonicalNumber, Detail: `"-0" must be written 0`}
 	}
