@@ -231,24 +231,31 @@ func withinBounds(v, base int) bool {
 // Check decides whether sigs over the object (objType, digest) meet r under
 // set. It returns the tally (for status display) and nil, a
 // *quorum.ThresholdError, or a *RoleError.
-//
-// Sensitive: a threshold of distinct quorum-member keys (quorum.Tally).
-// Parameter and Revocation: one valid signature by a distinct key whose
-// member holds one of r.Roles — or a threshold, which is never weaker.
 func (r Requirement) Check(set *quorum.SignerSet, objType, digest string, sigs []envelope.Signature) (*quorum.Tally, error) {
 	t := set.Tally(objType, digest, sigs)
+	return t, r.CheckTally(t)
+}
+
+// CheckTally decides whether a tally (quorum.SignerSet.Tally of the
+// object's signatures) meets r:
+//
+// Sensitive: a threshold of distinct quorum-member keys (quorum.Tally).
+// Parameter and Revocation: one valid signature by a member key holding one
+// of r.Roles — or a threshold, which is never weaker.
+func (r Requirement) CheckTally(t *quorum.Tally) error {
 	if t.Met() {
-		return t, nil
+		return nil
 	}
 	if r.Class == Sensitive {
-		return t, t.Err()
+		return t.Err()
 	}
 	for _, s := range t.Valid {
-		// Valid entries verified against the member with that key id and
-		// role, so s.Role is the member's role.
+		// Tally verified each Valid entry against the member holding that
+		// key id with that role, so s.Role is the member's role; one such
+		// key is enough, so counting distinct keys is trivially met.
 		if slices.Contains(r.Roles, s.Role) {
-			return t, nil
+			return nil
 		}
 	}
-	return t, &RoleError{Class: r.Class, Roles: r.Roles}
+	return &RoleError{Class: r.Class, Roles: r.Roles}
 }

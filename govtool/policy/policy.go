@@ -78,13 +78,16 @@ const MicronodeRotation = 7 * 24 * time.Hour
 
 // Name patterns.
 var (
-	// TenantRE is the shape of a tenant name.
-	TenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
+	// TenantRE is the shape of a tenant name. It is lower case because a
+	// tenant name is the first segment of a backend key label and the
+	// tenant caveat of a capability: "ACME" and "acme" must never be two
+	// tenants that share keys.
+	TenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	// KeyNameRE is the shape of a tenant key name; it is one segment of a
 	// backend key label, hence lower case.
 	KeyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	// ApplianceRE is the shape of an appliance id.
-	ApplianceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	ApplianceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	// CapabilityIDRE is the shape of a revoked capability id.
 	CapabilityIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 	printableRE    = regexp.MustCompile(`^[\x20-\x7e]*$`)
@@ -349,21 +352,8 @@ func (p *Policy) Validate() error {
 		}
 		seen[id] = true
 	}
-	if p.Appliances == nil {
-		return errAt("/appliances", "missing")
-	}
-	for _, id := range slices.Sorted(maps.Keys(p.Appliances)) {
-		a := p.Appliances[id]
-		at := "/appliances/" + id
-		if !ApplianceRE.MatchString(id) {
-			return errAt(at, "%q is not an appliance id (lower-case letters, digits, '-')", id)
-		}
-		if err := a.Backend.validate(at + "/backend"); err != nil {
-			return err
-		}
-		if a.AuditPublicKey == "" || len(a.AuditPublicKey) > 512 || !printableRE.MatchString(a.AuditPublicKey) || strings.Contains(a.AuditPublicKey, " ") {
-			return errAt(at+"/audit_public_key", "must be 1 to 512 printable ASCII characters without spaces")
-		}
+	if err := p.validateAppliances(); err != nil {
+		return err
 	}
 	if p.RevocationWebhooks == nil {
 		return errAt("/revocation_webhooks", "missing")
@@ -379,6 +369,26 @@ func (p *Policy) Validate() error {
 			return errAt(at, "%q listed twice", h)
 		}
 		seen[h] = true
+	}
+	return nil
+}
+
+func (p *Policy) validateAppliances() error {
+	if p.Appliances == nil {
+		return errAt("/appliances", "missing")
+	}
+	for _, id := range slices.Sorted(maps.Keys(p.Appliances)) {
+		a := p.Appliances[id]
+		at := "/appliances/" + id
+		if !ApplianceRE.MatchString(id) {
+			return errAt(at, "%q is not an appliance id (%s)", id, ApplianceRE)
+		}
+		if err := a.Backend.validate(at + "/backend"); err != nil {
+			return err
+		}
+		if a.AuditPublicKey == "" || len(a.AuditPublicKey) > 512 || !printableRE.MatchString(a.AuditPublicKey) || strings.Contains(a.AuditPublicKey, " ") {
+			return errAt(at+"/audit_public_key", "must be 1 to 512 printable ASCII characters without spaces")
+		}
 	}
 	return nil
 }
