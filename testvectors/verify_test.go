@@ -282,7 +282,9 @@ func TestSignatureVectors(t *testing.T) {
 	}
 }
 
-func toSig(e Entry) envelope.Signature { return envelope.Signature{Role: e.Role, KeyID: e.KeyID, Sig: e.Sig} }
+func toSig(e Entry) envelope.Signature {
+	return envelope.Signature{Role: e.Role, KeyID: e.KeyID, Sig: e.Sig}
+}
 
 // runSignatureVector performs v's check with our code and returns the
 // outcome: "" for success, else the reason.
