@@ -222,21 +222,42 @@ func build(t testing.TB) *world {
 		by(t, k1, quorum.RolePolicyOwner), by(t, k3, quorum.RoleCustodian))
 	proposalDigest := w.objects[len(w.objects)-1].Digest
 
-	w.add(t, "policy version 2", "DESIGN §2.5 fields, plain JSON (policy is derived, so unsigned)", parseObj(t, `{
+	minter := k["minter-1"]
+	backend := `{"kind": "pkcs11", "slot": "pkcs11:token=ron-kms-eu-1;object=audit"}`
+	w.add(t, "policy version 2", "DESIGN §2.5; schemas/policy.schema.json (policy is derived, so unsigned)", parseObj(t, `{
 		"type": "policy",
 		"version": 2,
 		"previous": "sha256:7d865e959b2466918c9863afca942d0fb89d7c9ac0c99bafc3749504ded97730",
-		"applied": {"proposal": "20260301-acme-hybrid-and-3f9a2c", "digest": "`+proposalDigest+`"},
-		"tenants": {"acme": {"pq_mode": "hybrid_and", "mint_per_minute": 60, "max_active": 1000}}
+		"applied": {"proposal": "20260301-acme-hybrid-and-3f9a2c", "digest": "`+proposalDigest+`", "executed_at": "2026-03-01T10:00:00Z"},
+		"profile": "production",
+		"signer_set": {"version": 1, "digest": "`+w.d1+`"},
+		"backend": `+backend+`,
+		"attestation": {"required": true},
+		"pq": {"default_mode": "hybrid_and"},
+		"tenants": {"acme": {
+			"pq_mode": "hybrid_and",
+			"mint": {"max_active": 1000, "rate_per_minute": 60, "max_ttl_seconds": 86400},
+			"minters": [{"key_id": "`+minter.KeyID+`", "public_key": "`+minter.PublicKey+`"}],
+			"keys": {"payments-2026": {"alg": "ed25519", "version": 3, "max_age_days": 365, "revoked": false}}
+		}},
+		"limits": {"inflight_cap": 256, "cache_ttl_seconds": 300, "cache_size": 10000},
+		"baseline": {"inflight_cap": 256, "cache_ttl_seconds": 300, "cache_size": 10000, "mint_rate_per_minute": 60},
+		"revocations": {"capabilities": []},
+		"appliances": {"hsm-eu-1": {"backend": `+backend+`, "audit_public_key": "`+noteVerifierKey(auditOrigin, k["audit-log-1"].priv.Public().(ed25519.PublicKey))+`"}},
+		"revocation_webhooks": []
 	}`), "")
+	policyDigest := w.objects[len(w.objects)-1].Digest
 
-	w.add(t, "dispute opened by an auditor", "DESIGN §7 fields, plain JSON; non-ASCII text", parseObj(t, `{
+	w.add(t, "dispute opened by an auditor", "DESIGN §7; schemas/dispute.schema.json; non-ASCII text", parseObj(t, `{
 		"type": "dispute",
 		"id": "2026-0007",
-		"opened_by": {"role": "auditor", "key_id": "`+k["auditor-1"].KeyID+`"},
+		"opened_by": {"kind": "auditor", "name": "auditor-1"},
 		"opened_at": "2026-03-02T10:00:00Z",
-		"refs": {"capabilities": ["4f1d2c3b4a5968778695a4b3c2d1e0f1"], "requests": ["8e7d6c5b4a3928171615141312111009"], "policy": ["`+proposalDigest+`"]},
-		"summary": "Signatures for the Zürich office after the key's \"retirement\" \u2014 see ticket №42 \ud83d\udd0f",
+		"tenant": "acme",
+		"reason": "Signatures for the Zürich office after the key's \"retirement\" \u2014 see ticket №42 \ud83d\udd0f",
+		"capability_ids": ["4f1d2c3b4a5968778695a4b3c2d1e0f1"],
+		"request_ids": ["8e7d6c5b4a3928171615141312111009"],
+		"policy_refs": [{"version": 2, "digest": "`+policyDigest+`"}],
 		"status": "open",
 		"signatures": []
 	}`), "", by(t, k["auditor-1"], quorum.RoleAuditor))
@@ -281,7 +302,7 @@ func build(t testing.TB) *world {
 
 	// The checkpoint after that one record: tree size 1, root = the leaf
 	// hash, signed as a C2SP note by the appliance's audit key.
-	const origin = "ron-kms/hsm-eu-1/audit"
+	const origin = auditOrigin
 	text := fmt.Sprintf("%s\n1\n%s\n", origin, base64.StdEncoding.EncodeToString(leaf[:]))
 	signer, err := note.NewSigner(noteSecretKey(origin, k["audit-log-1"].priv))
 	if err != nil {
@@ -308,6 +329,10 @@ func build(t testing.TB) *world {
 	}`), "")
 	return w
 }
+
+// auditOrigin is the checkpoint origin (and note key name) of the vectors'
+// appliance.
+const auditOrigin = "ron-kms/hsm-eu-1/audit"
 
 // noteSecretKey writes an Ed25519 key in x/mod/sumdb/note's private key
 // format (what note.GenerateKey returns), for a fixed test key.
