@@ -1,12 +1,57 @@
 package canon
 
-import "testing"
+import (
+	"encoding/base64"
+	"encoding/json"
+	"testing"
 
-func fuzzSeeds(f *testing.F) [][]byte {
-	return [][]byte{
-		[]byte(`{"a":[1,-2,{"b":null,"c":true}],"d":"\u00e9\ud83d\ude00\n"}`),
-		[]byte(`[1e20, 1E30, 0.5, -0, 333333333.33333329]`),
-		[]byte("{\n  \"a\": [\n    1\n  ]\n}\n"),
-		[]byte(`{"\u20ac":1,"\r":2,"\ufb33":3}`),
+	"github.com/ron-kms/ron-kms/testvectors"
+)
+
+// fuzzSeeds are the inputs of the known-answer files: every canonical.json
+// input (positive and negative), every committed object file, and the
+// vector files themselves.
+func fuzzSeeds(tb testing.TB) [][]byte {
+	var seeds [][]byte
+	var c testvectors.Canonical
+	var d testvectors.Digests
+	var s testvectors.Signatures
+	for name, v := range map[string]any{testvectors.CanonicalFile: &c, testvectors.DigestsFile: &d, testvectors.SignaturesFile: &s} {
+		data, err := testvectors.FS.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, data)
+	}
+	for _, v := range c.Vectors {
+		switch {
+		case v.InputBase64 != "":
+			b, err := base64.StdEncoding.DecodeString(v.InputBase64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			seeds = append(seeds, b)
+		case v.Mode != "number":
+			seeds = append(seeds, []byte(v.Input))
+		}
+		if v.Canonical != "" {
+			seeds = append(seeds, []byte(v.Canonical))
+		}
+	}
+	for _, v := range d.Vectors {
+		seeds = append(seeds, []byte(v.File), []byte(v.Canonical))
+	}
+	for _, v := range s.SignerSets {
+		seeds = append(seeds, []byte(v.File))
+	}
+	return seeds
+}
+
+func TestFuzzSeedsPresent(t *testing.T) {
+	if n := len(fuzzSeeds(t)); n < 50 {
+		t.Fatalf("only %d seeds", n)
 	}
 }
