@@ -2,6 +2,8 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -129,6 +131,27 @@ func containsNull(v any) bool {
 // values of another type than the member they replace, members a type does
 // not have and invalid results are errors; prev is not modified.
 func Apply(prev *Policy, ops []Op, applied Applied) (*Policy, error) {
+	prevDigest, err := prev.Digest()
+	if err != nil {
+		return nil, err
+	}
+	r, err := Replay(prev, prevDigest, ops, applied)
+	if err != nil {
+		return nil, err
+	}
+	return r.Policy, nil
+}
+
+// Replayed is the outcome of Replay.
+type Replayed struct {
+	Policy *Policy
+	File   []byte // the file form: what policy/policy.json must hold
+	Digest string // the policy's digest
+}
+
+// Replay is Apply for a caller that already knows prev's digest (the
+// verifier); it also returns the result's file form and digest.
+func Replay(prev *Policy, prevDigest string, ops []Op, applied Applied) (*Replayed, error) {
 	if len(ops) == 0 {
 		return nil, errAt("", "empty changeset")
 	}
@@ -138,10 +161,6 @@ func Apply(prev *Policy, ops []Op, applied Applied) (*Policy, error) {
 	executedAt, err := quorum.ParseTime(applied.ExecutedAt)
 	if err != nil {
 		return nil, errAt("/applied/executed_at", "%v", err)
-	}
-	prevDigest, err := prev.Digest()
-	if err != nil {
-		return nil, err
 	}
 	tree, err := canon.ToTree(prev)
 	if err != nil {
@@ -156,16 +175,14 @@ func Apply(prev *Policy, ops []Op, applied Applied) (*Policy, error) {
 	}
 	doc["version"] = canon.Number(fmt.Sprint(prev.Version + 1))
 	doc["previous"] = prevDigest
-	a, err := canon.ToTree(applied)
-	if err != nil {
-		return nil, err
-	}
-	doc["applied"] = a
+	doc["applied"] = canon.Object{"proposal": applied.Proposal, "digest": applied.Digest, "executed_at": applied.ExecutedAt}
 	data, err := canon.Canonical(doc)
 	if err != nil {
 		return nil, err
 	}
 	var next Policy
+	// Unmarshal checks that the document round-trips through the Go type:
+	// no unknown member, no member in another case, no wrong type.
 	if err := canon.Unmarshal(data, &next); err != nil {
 		return nil, fmt.Errorf("policy: the changeset does not fit the policy document: %w", err)
 	}
@@ -182,7 +199,13 @@ func Apply(prev *Policy, ops []Op, applied Applied) (*Policy, error) {
 			return nil, errAt("/freeze/until", "a %s freeze expires on its own within %s of execution; %s is later", next.Profile, limit, next.Freeze.Until)
 		}
 	}
-	return &next, nil
+	// The round trip above makes the document's file form the struct's.
+	file, err := canon.FileForm(doc)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return &Replayed{Policy: &next, File: file, Digest: canon.DigestPrefix + hex.EncodeToString(sum[:])}, nil
 }
 
 func freezeEqual(a, b *Freeze) bool {

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,17 +21,27 @@ import (
 // checkFile applies the rules every governance file shares: strict I-JSON
 // in file form, then the JSON Schema of its kind.
 func (t *txn) checkFile(path, kind string, data []byte) error {
-	if err := canon.CheckFileForm(data); err != nil {
-		var ce *canon.Error
-		if errors.As(err, &ce) && ce.Reason == canon.ReasonNotFileForm {
-			return t.fail(ReasonNotFileForm, path, err, "rewrite the file with govtool fmt")
-		}
-		return t.fail(ReasonMalformed, path, err, "not strict I-JSON")
+	_, err := t.checkFileTree(path, kind, data)
+	return err
+}
+
+// checkFileTree is checkFile returning the parsed value.
+func (t *txn) checkFileTree(path, kind string, data []byte) (any, error) {
+	tree, err := canon.ParseStrict(data)
+	if err != nil {
+		return nil, t.fail(ReasonMalformed, path, err, "not strict I-JSON")
+	}
+	want, err := canon.FileForm(tree)
+	if err != nil {
+		return nil, t.fail(ReasonMalformed, path, err, "not strict I-JSON")
+	}
+	if !bytes.Equal(want, data) {
+		return nil, t.fail(ReasonNotFileForm, path, canon.CheckFileForm(data), "rewrite the file with govtool fmt")
 	}
 	if err := schemas.Validate(kind, data); err != nil {
-		return t.fail(ReasonSchema, path, err, "does not satisfy the %s schema", kind)
+		return nil, t.fail(ReasonSchema, path, err, "does not satisfy the %s schema", kind)
 	}
-	return nil
+	return tree, nil
 }
 
 // checkEntries requires every signature entry of an object to verify
@@ -292,7 +303,8 @@ func (t *txn) proposalChange(ch Change) error {
 		t.rep.Proposals = append(t.rep.Proposals, ProposalStatus{ID: id, Problem: "withdrawn"})
 		return nil
 	}
-	if err := t.checkFile(ch.Path, proposal.Type, ch.After); err != nil {
+	tree, err := t.checkFileTree(ch.Path, proposal.Type, ch.After)
+	if err != nil {
 		return err
 	}
 	p, err := proposal.Parse(ch.After)
@@ -302,7 +314,9 @@ func (t *txn) proposalChange(ch Change) error {
 	if p.ID != id {
 		return t.fail(ReasonSchema, ch.Path, nil, "id %q does not match the file name", p.ID)
 	}
-	d, err := p.Digest()
+	// Parse checked that the bytes round-trip as p, so the tree's digest
+	// is p's.
+	d, err := canon.Digest(tree)
 	if err != nil {
 		return t.fail(ReasonMalformed, ch.Path, err, "cannot digest")
 	}
@@ -324,29 +338,33 @@ func (t *txn) proposalChange(ch Change) error {
 	ps := &ProposalState{ID: id, Path: ch.Path, Proposal: p, Digest: d, FileHash: fileHash(ch.After),
 		Status: StatusOpen, AddedIn: t.c.Hash, Tally: tl}
 	t.props[id] = ps
-	t.rep.Proposals = append(t.rep.Proposals, t.v.status(ps, st.Policy, t.c.Time))
+	t.rep.Proposals = append(t.rep.Proposals, t.v.status(ps, st.Policy, t.c.Time, false))
 	return nil
 }
 
+// header is what execute reads of a policy before the replay.
+type header struct {
+	Version int             `json:"version"`
+	Applied *policy.Applied `json:"applied"`
+}
+
 // execute verifies a change of policy/policy.json: the execution of one
-// proposal.
+// proposal. The file must equal the replay byte for byte; only when it does
+// not is it parsed in full, to say why.
 func (t *txn) execute(ch Change) error {
 	st := t.v.st
 	prev := st.Policy
-	if err := t.checkFile(ch.Path, policy.Type, ch.After); err != nil {
-		return err
+	var hdr header
+	if err := json.Unmarshal(ch.After, &hdr); err != nil || hdr.Applied == nil {
+		return t.diagnose(ch, nil, prev.Version)
 	}
-	next, err := policy.Parse(ch.After)
-	if err != nil {
-		return t.fail(ReasonSchema, ch.Path, err, "invalid policy")
+	if hdr.Version != prev.Version+1 {
+		if err := t.diagnoseFile(ch); err != nil {
+			return err
+		}
+		return t.fail(ReasonPolicyVersion, ch.Path, nil, "version %d follows %d; versions grow by exactly one", hdr.Version, prev.Version)
 	}
-	if next.Version != prev.Version+1 {
-		return t.fail(ReasonPolicyVersion, ch.Path, nil, "version %d follows %d; versions grow by exactly one", next.Version, prev.Version)
-	}
-	if next.Applied == nil {
-		return t.fail(ReasonUnexplainedChange, ch.Path, nil, "names no applied proposal")
-	}
-	id := next.Applied.Proposal
+	id := hdr.Applied.Proposal
 	ps := t.proposal(id)
 	if ps == nil {
 		return t.fail(ReasonUnexplainedChange, ch.Path, nil, "applied proposal %q is not in %s", id, ProposalDir)
@@ -354,30 +372,33 @@ func (t *txn) execute(ch Change) error {
 	if ps.Status == StatusExecuted {
 		return t.fail(ReasonAlreadyExecuted, ch.Path, nil, "proposal %s was executed in %s (policy version %d)", id, short(ps.ExecutedIn), ps.PolicyVersion)
 	}
-	if next.Applied.Digest != ps.Digest {
-		return t.fail(ReasonDigest, ch.Path, nil, "applied.digest %s is not the digest of proposal %s (%s)", next.Applied.Digest, id, ps.Digest)
+	if hdr.Applied.Digest != ps.Digest {
+		return t.fail(ReasonDigest, ch.Path, nil, "applied.digest %s is not the digest of proposal %s (%s)", hdr.Applied.Digest, id, ps.Digest)
 	}
 	p := ps.Proposal
-	executedAt, _ := quorum.ParseTime(next.Applied.ExecutedAt)
+	executedAt, err := quorum.ParseTime(hdr.Applied.ExecutedAt)
+	if err != nil {
+		return t.diagnose(ch, nil, prev.Version)
+	}
 	skew := t.v.opts.Skew
 	if d := t.c.Time.Sub(executedAt); d > skew || d < -skew {
-		return t.fail(ReasonClock, ch.Path, nil, "executed_at %s is more than %s from the commit time %s", next.Applied.ExecutedAt, skew, quorum.FormatTime(t.c.Time))
+		return t.fail(ReasonClock, ch.Path, nil, "executed_at %s is more than %s from the commit time %s", hdr.Applied.ExecutedAt, skew, quorum.FormatTime(t.c.Time))
 	}
 	if now := t.v.opts.Now; !now.IsZero() && (executedAt.After(now.Add(skew)) || t.c.Time.After(now.Add(skew))) {
-		return t.fail(ReasonClock, ch.Path, nil, "executed in the future (%s; now %s)", next.Applied.ExecutedAt, quorum.FormatTime(now))
+		return t.fail(ReasonClock, ch.Path, nil, "executed in the future (%s; now %s)", hdr.Applied.ExecutedAt, quorum.FormatTime(now))
 	}
 	if created, _ := quorum.ParseTime(p.CreatedAt); executedAt.Before(created) {
-		return t.fail(ReasonClock, ch.Path, nil, "executed at %s, before the proposal was created (%s)", next.Applied.ExecutedAt, p.CreatedAt)
+		return t.fail(ReasonClock, ch.Path, nil, "executed at %s, before the proposal was created (%s)", hdr.Applied.ExecutedAt, p.CreatedAt)
 	}
 	if prev.Applied != nil {
 		if last, _ := quorum.ParseTime(prev.Applied.ExecutedAt); executedAt.Before(last) {
-			return t.fail(ReasonClock, ch.Path, nil, "executed at %s, before the previous execution (%s)", next.Applied.ExecutedAt, prev.Applied.ExecutedAt)
+			return t.fail(ReasonClock, ch.Path, nil, "executed at %s, before the previous execution (%s)", hdr.Applied.ExecutedAt, prev.Applied.ExecutedAt)
 		}
 	}
 	if !t.v.opts.AllowExpiredUnsafe {
 		exp, _ := quorum.ParseTime(p.ExpiresAt)
 		if executedAt.After(exp) || t.c.Time.After(exp.Add(skew)) {
-			return t.fail(ReasonExpired, ps.Path, nil, "proposal %s expired at %s and was executed at %s; write a new proposal", id, p.ExpiresAt, next.Applied.ExecutedAt)
+			return t.fail(ReasonExpired, ps.Path, nil, "proposal %s expired at %s and was executed at %s; write a new proposal", id, p.ExpiresAt, hdr.Applied.ExecutedAt)
 		}
 		if t.fresh && !t.v.opts.Now.IsZero() && t.v.opts.Now.After(exp.Add(skew)) {
 			return t.fail(ReasonExpired, ps.Path, nil, "proposal %s expired at %s (now %s); write a new proposal", id, p.ExpiresAt, quorum.FormatTime(t.v.opts.Now))
@@ -404,17 +425,20 @@ func (t *txn) execute(ch Change) error {
 	if err := req.CheckTally(ps.Tally); err != nil {
 		return t.fail(ReasonThreshold, ps.Path, err, "proposal %s is not approved", id)
 	}
-	want, err := proposal.Execute(prev, p, executedAt)
+	want, err := policy.Replay(prev, st.PolicyDigest, p.Changeset,
+		policy.Applied{Proposal: id, Digest: ps.Digest, ExecutedAt: hdr.Applied.ExecutedAt})
 	if err != nil {
 		return t.fail(ReasonReplayMismatch, ch.Path, err, "proposal %s does not apply to policy version %d", id, prev.Version)
 	}
-	wantFile, err := want.File()
-	if err != nil {
-		return t.fail(ReasonReplayMismatch, ch.Path, err, "cannot encode the replayed policy")
+	if !bytes.Equal(want.File, ch.After) {
+		return t.diagnose(ch, want.File, prev.Version)
 	}
-	if !bytes.Equal(wantFile, ch.After) {
-		return t.fail(ReasonReplayMismatch, ch.Path, nil, "differs from the replay of proposal %s on version %d (first difference on line %d); regenerate it with govtool execute", id, prev.Version, diffLine(wantFile, ch.After))
+	// Equal bytes: ch.After is the replay, which Replay validated. The
+	// schema is checked too, so that no policy the verifier accepts breaks it.
+	if err := schemas.Validate(policy.Type, ch.After); err != nil {
+		return t.fail(ReasonSchema, ch.Path, err, "the replayed policy does not satisfy the policy schema (a bug: report it)")
 	}
+	next := want.Policy
 	// A rotation adds exactly the signer set the policy now names.
 	if next.SignerSet != prev.SignerSet {
 		if t.newSet == nil || next.SignerSet != (policy.SignerSetRef{Version: t.newSet.Version, Digest: t.newSetD}) {
@@ -423,16 +447,35 @@ func (t *txn) execute(ch Change) error {
 	} else if t.newSet != nil {
 		return t.fail(ReasonUnexplainedChange, SignerSetPath(t.newSet.Version), nil, "the executed proposal does not set /signer_set to it")
 	}
-	nextD, err := next.Digest()
-	if err != nil {
-		return t.fail(ReasonMalformed, ch.Path, err, "cannot digest")
-	}
 	done := *ps
 	done.Status, done.ExecutedIn, done.ExecutedAt, done.PolicyVersion = StatusExecuted, t.c.Hash, executedAt, next.Version
 	t.props[id] = &done
-	t.pol, t.polD = next, nextD
+	t.pol, t.polD = next, want.Digest
 	t.rep.Executed = id
 	return nil
+}
+
+// diagnoseFile reports a policy file that is not in file form, not strict
+// I-JSON or not a valid policy.
+func (t *txn) diagnoseFile(ch Change) error {
+	if err := t.checkFile(ch.Path, policy.Type, ch.After); err != nil {
+		return err
+	}
+	if _, err := policy.Parse(ch.After); err != nil {
+		return t.fail(ReasonSchema, ch.Path, err, "invalid policy")
+	}
+	return nil
+}
+
+// diagnose says why a policy file is not the replay of its proposal.
+func (t *txn) diagnose(ch Change, want []byte, prevVersion int) error {
+	if err := t.diagnoseFile(ch); err != nil {
+		return err
+	}
+	if want == nil {
+		return t.fail(ReasonUnexplainedChange, ch.Path, nil, "names no applied proposal")
+	}
+	return t.fail(ReasonReplayMismatch, ch.Path, nil, "differs from the replay of its proposal on version %d (first difference on line %d); regenerate it with govtool", prevVersion, diffLine(want, ch.After))
 }
 
 // appliances checks appliances/<id>.json against the policy entries: a file
