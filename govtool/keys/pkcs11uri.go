@@ -170,8 +170,11 @@ func (u *PKCS11URI) String() string {
 	add(&path, "type", u.Type, pathChar)
 	var query []string
 	add(&query, "module-path", u.ModulePath, queryChar)
-	if u.PinSource != "" {
-		add(&query, "pin-source", "file:"+u.PinSource, queryChar)
+	if src := u.PinSource; src != "" {
+		if strings.HasPrefix(src, "//") {
+			src = "//" + src // file:////x, so that //x is not read as a host
+		}
+		add(&query, "pin-source", "file:"+src, queryChar)
 	}
 	s := "pkcs11:" + strings.Join(path, ";")
 	if len(query) > 0 {
