@@ -9,8 +9,8 @@ import (
 )
 
 // fuzzSeeds are the inputs of the known-answer files: every canonical.json
-// input (positive and negative), every committed object file, and the
-// vector files themselves.
+// input (positive and negative) and output, and every object file. (Not the
+// vector files themselves: minimising a 40 KB input stalls the fuzzer.)
 func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	var c testvectors.Canonical
@@ -24,7 +24,6 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		if err := json.Unmarshal(data, v); err != nil {
 			tb.Fatal(err)
 		}
-		seeds = append(seeds, data)
 	}
 	for _, v := range c.Vectors {
 		switch {
@@ -51,7 +50,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 }
 
 func TestFuzzSeedsPresent(t *testing.T) {
-	if n := len(fuzzSeeds(t)); n < 50 {
+	if n := len(fuzzSeeds(t)); n < 80 {
 		t.Fatalf("only %d seeds", n)
 	}
 }
