@@ -59,7 +59,8 @@ type LoadOptions struct {
 	PassphraseFile string
 	// Prompt asks for a passphrase, or for a PIN when a pkcs11 URI has no
 	// pin-source. Nil means TerminalPrompt: ask on the terminal, and only
-	// when standard input is one.
+	// when standard input is one. Never wire a command-line flag's value
+	// into it: secrets on command lines leak through process lists.
 	Prompt PassphraseFunc
 
 	// AgentSocket is the ssh-agent socket; empty means $SSH_AUTH_SOCK.

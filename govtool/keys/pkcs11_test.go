@@ -36,7 +36,7 @@ func newSoftHSM(t *testing.T, labels ...string) *softHSM {
 	t.Helper()
 	util := requireTool(t, "softhsm2-util", "softhsm2")
 	module := ""
-	for _, p := range DefaultModuleAllowList {
+	for _, p := range DefaultModuleAllowList() {
 		if fileExists(p) {
 			module = p
 			break

@@ -27,7 +27,8 @@ type PKCS11URI struct {
 	// on the allow-list. Empty means the first allow-listed module present.
 	ModulePath string
 	// PinSource is the file holding the user PIN (pin-source=, a path or a
-	// file: URI). Empty means ask with LoadOptions.Prompt.
+	// file: URI); like a passphrase file it must not be readable by group
+	// or others. Empty means ask with LoadOptions.Prompt.
 	PinSource string
 }
 
@@ -264,14 +265,17 @@ func pctEncode(b []byte, keep func(byte) bool) string {
 	return sb.String()
 }
 
-// DefaultModuleAllowList is the allow-list of PKCS#11 modules used when
-// LoadOptions.ModuleAllowList is nil: the SoftHSM2 module at the paths
+// DefaultModuleAllowList returns the allow-list of PKCS#11 modules used
+// when LoadOptions.ModuleAllowList is nil: the SoftHSM2 module at the paths
 // Debian's softhsm2 package installs it. A deployment with a hardware token
-// lists its vendor module explicitly.
-var DefaultModuleAllowList = []string{
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+// lists its vendor module explicitly. (A function, not a variable, so that
+// no package can widen it for everyone.)
+func DefaultModuleAllowList() []string {
+	return []string{
+		"/usr/lib/softhsm/libsofthsm2.so",
+		"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+		"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+	}
 }
 
 // modulePath picks the module to load for u under allow. The comparison is
@@ -279,18 +283,18 @@ var DefaultModuleAllowList = []string{
 // allowed is what is named.
 func modulePath(u *PKCS11URI, allow []string, exists func(string) bool) (string, error) {
 	if allow == nil {
-		allow = DefaultModuleAllowList
+		allow = DefaultModuleAllowList()
 	}
 	if u.ModulePath == "" {
 		for _, p := range allow {
-			if exists(p) {
+			if p = filepath.Clean(p); exists(p) {
 				return p, nil
 			}
 		}
 		return "", errors.New("keys: pkcs11 URI has no module-path and no allow-listed module is installed: add module-path=")
 	}
 	p := filepath.Clean(u.ModulePath)
-	if !slices.Contains(allow, p) {
+	if !slices.ContainsFunc(allow, func(a string) bool { return filepath.Clean(a) == p }) {
 		return "", fmt.Errorf("keys: PKCS#11 module %s is not on the allow-list; a module runs as code in this process: add it to the allow-list if you trust it", p)
 	}
 	return p, nil
