@@ -3,6 +3,7 @@ GO        ?= go
 BIN       := bin
 PKGS      := ./...
 DEMO_DIR  ?=
+FUZZTIME  ?= 30s
 
 .PHONY: all build test test-short demo bench lint fuzz clean
 
@@ -27,8 +28,14 @@ bench:
 
 ## fuzz: a short run of every fuzz target (crashers land in testdata/fuzz).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./govtool/canon
-	$(GO) test -run '^$$' -fuzz FuzzParseSignature -fuzztime 30s ./govtool/envelope
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz FuzzParseSignature -fuzztime $(FUZZTIME) ./govtool/envelope
+	$(GO) test -run '^$$' -fuzz FuzzParseShare -fuzztime $(FUZZTIME) ./govtool/keys
+	$(GO) test -run '^$$' -fuzz FuzzParsePKCS11URI -fuzztime $(FUZZTIME) ./govtool/keys
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./appliance/capability
+	$(GO) test -run '^$$' -fuzz FuzzCaveats -fuzztime $(FUZZTIME) ./appliance/capability
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
