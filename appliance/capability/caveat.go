@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ron-kms/ron-kms/govtool/policy"
 )
 
 // Caveat names. Every caveat is first-party and reads "<name> <value>": the
@@ -56,12 +58,15 @@ const (
 )
 
 var (
-	// A tenant name; the same shape as the tenant segment of a backend label.
-	tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	// A key as a request names it: "tenant/name", optionally "/vN".
-	keyNameRE = regexp.MustCompile(`^([a-z0-9][a-z0-9._-]{0,62})/([a-z0-9][a-z0-9._-]{0,62})(/v[1-9][0-9]{0,8})?$`)
+	// A tenant name: exactly the tenant names policy accepts
+	// (policy.TenantRE), so that a tenant policy creates can always be named
+	// in a caveat, and a caveat can never name a tenant policy cannot have.
+	tenantRE = policy.TenantRE
+	// A key as a request names it: "tenant/name", optionally "/vN"; tenant
+	// and name have policy's shapes (policy.TenantRE, policy.KeyNameRE).
+	keyNameRE = regexp.MustCompile(`^(` + bare(policy.TenantRE) + `)/(` + bare(policy.KeyNameRE) + `)(/v[1-9][0-9]{0,8})?$`)
 	// A key pattern: a literal tenant, "/", and a glob over one name segment.
-	keyPatternRE = regexp.MustCompile(`^([a-z0-9][a-z0-9._-]{0,62})/([a-z0-9._*?-]{1,63})$`)
+	keyPatternRE = regexp.MustCompile(`^(` + bare(policy.TenantRE) + `)/([a-z0-9._*?-]{1,63})$`)
 	idRE         = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	rpsRE        = regexp.MustCompile(`^[1-9][0-9]{0,6}$`)
 )
@@ -250,4 +255,16 @@ func keyMatches(pattern, key string) bool {
 	}
 	ok, err := path.Match(pattern, m[1]+"/"+m[2])
 	return err == nil && ok
+}
+
+// bare returns the pattern of a fully anchored regular expression without
+// its anchors, for composing it into a larger one. It panics on a pattern
+// that is not anchored at both ends: that would silently widen what the
+// composed expression accepts.
+func bare(re *regexp.Regexp) string {
+	s := re.String()
+	if !strings.HasPrefix(s, "^") || !strings.HasSuffix(s, "$") || strings.Contains(s[1:len(s)-1], "|") {
+		panic("capability: pattern " + s + " is not anchored at both ends without alternation")
+	}
+	return s[1 : len(s)-1]
 }

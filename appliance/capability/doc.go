@@ -21,7 +21,7 @@
 //	caveat  = name SP value            ; exactly one space
 //	value   = 1*VCHAR                  ; printable ASCII, no space
 //
-//	tenant <tenant>                    ; tenant = [a-z0-9][a-z0-9._-]{0,62}
+//	tenant <tenant>                    ; tenant = policy.TenantRE: [a-z0-9][a-z0-9._-]{0,62}
 //	scope  <op>[,<op>...]              ; op = sign | verify | wrap | unwrap, distinct
 //	alg    <alg>[,<alg>...]            ; alg from Algs(), distinct
 //	exp    <YYYY-MM-DDTHH:MM:SSZ>      ; RFC 3339, UTC, whole seconds, exactly this form
