@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ron-kms/ron-kms/govtool/canon"
+	"github.com/ron-kms/ron-kms/govtool/gitrepo"
+	"github.com/ron-kms/ron-kms/govtool/history"
+	"github.com/ron-kms/ron-kms/govtool/verify"
+)
+
+// RootEnv names the environment variable that pins the root signer set.
+const RootEnv = "GOVTOOL_ROOT_DIGEST"
+
+// repoFlags are the flags every command that reads a governance repo takes.
+type repoFlags struct {
+	dir  string
+	root string
+	now  string // RFC 3339; for tests and re-verification of old states
+}
+
+func (f *repoFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.dir, "repo", "C", ".", "governance repository (a Git working tree)")
+	cmd.Flags().StringVar(&f.root, "root", "", "pinned digest of signer-sets/0001.json (default $"+RootEnv+")")
+	cmd.Flags().StringVar(&f.now, "now", "", "verify as of this RFC 3339 time instead of the clock")
+	_ = cmd.Flags().MarkHidden("now")
+}
+
+// clock returns the time commands judge expiry by.
+func (f *repoFlags) clock() (time.Time, error) {
+	if f.now == "" {
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, f.now)
+	if err != nil {
+		return time.Time{}, usage("--now %q: want RFC 3339", f.now)
+	}
+	return t.UTC(), nil
+}
+
+// loaded is a governance repository verified from its root to a commit.
+type loaded struct {
+	repo   *gitrepo.Repo
+	v      *verify.Verifier
+	head   gitrepo.Hash
+	pinned bool // false: the root was taken from the repository itself
+	now    time.Time
+}
+
+// load opens the repository and verifies it from the root to rev (HEAD by
+// default). With no pinned root it trusts signer-sets/0001.json as found in
+// the root commit and says so on stderr; `govtool verify` refuses that.
+func (f *repoFlags) load(ctx context.Context, stderr io.Writer, rev string, requirePin bool) (*loaded, error) {
+	now, err := f.clock()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := gitrepo.Open(f.dir)
+	if err != nil {
+		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", f.dir, err))
+	}
+	if rev == "" {
+		rev = "HEAD"
+	}
+	head, err := repo.Resolve(rev)
+	if err != nil {
+		return nil, envErr(fmt.Errorf("resolving %s: %w", rev, err))
+	}
+	root := f.root
+	if root == "" {
+		root = os.Getenv(RootEnv)
+	}
+	pinned := root != ""
+	if !pinned {
+		if requirePin {
+			return nil, usage("no pinned root: pass --root sha256:… or set %s (govtool init printed it; `govtool digest signer-sets/0001.json` on a trusted copy prints it)", RootEnv)
+		}
+		root, err = rootFromRepo(ctx, repo, head)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "govtool: warning: root not pinned; trusting signer-sets/0001.json as found (%s). Pin it with --root or $%s.\n", root, RootEnv)
+	} else if _, err := canon.ParseDigest(root); err != nil {
+		return nil, usage("--root: %v", err)
+	}
+	v := verify.New(root, verify.Options{Now: now})
+	if _, err := history.Verify(ctx, repo, v, head, history.Options{}); err != nil {
+		return nil, failed(err)
+	}
+	return &loaded{repo: repo, v: v, head: head, pinned: pinned, now: now}, nil
+}
+
+// rootFromRepo finds the digest of signer-sets/0001.json in the first commit
+// on HEAD's first-parent chain that has it.
+func rootFromRepo(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash) (string, error) {
+	chain, err := repo.FirstParentChain(ctx, gitrepo.Hash{}, head)
+	if err != nil {
+		return "", envErr(err)
+	}
+	for _, c := range chain {
+		data, err := repo.ReadFile(ctx, c.Hash, verify.SignerSetPath(1))
+		if errors.Is(err, gitrepo.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", envErr(err)
+		}
+		d, err := canon.DigestBytes(data)
+		if err != nil {
+			return "", failed(fmt.Errorf("%s: %w", verify.SignerSetPath(1), err))
+		}
+		return d, nil
+	}
+	return "", failed(fmt.Errorf("no %s in the history of %s: is this a governance repository? (govtool init creates one)", verify.SignerSetPath(1), head.Short()))
+}
+
+// worktreePath returns a repo-relative path inside the working tree.
+func (l *loaded) worktreePath(rel string) string { return filepath.Join(l.repo.Dir(), filepath.FromSlash(rel)) }
