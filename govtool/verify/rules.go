@@ -264,7 +264,7 @@ func (t *txn) signerSetChange(ch Change) error {
 		return t.fail(ReasonBadSignature, ch.Path, nil, "the signature of key %s does not verify", short(e.KeyID))
 	}
 	rot, _ := quorum.ParseTime(next.RotatedAt)
-	if cur.Expired(rot) || cur.Expired(t.c.Time.Add(-t.v.opts.Skew)) {
+	if cur.Expired(rot) || cur.Expired(t.c.Time.Add(-t.v.opts.Skew)) || (t.fresh && !t.v.opts.Now.IsZero() && cur.Expired(t.v.opts.Now)) {
 		return t.fail(ReasonSignerSetExpired, ch.Path, quorum.ErrExpired,
 			"signer set version %d expired at %s and signs nothing new; recover with a new root (re-pin)", cur.Version, cur.ExpiresAt)
 	}
@@ -408,7 +408,7 @@ func (t *txn) execute(ch Change) error {
 	if !p.SignerSet.Equal(proposal.RefOf(set, setD)) {
 		return t.fail(ReasonSignerSetMismatch, ps.Path, nil, "proposal %s was written for signer set version %d; version %d is in force: re-create it", id, p.SignerSet.Version, set.Version)
 	}
-	if set.Expired(executedAt) || set.Expired(t.c.Time.Add(-skew)) {
+	if set.Expired(executedAt) || set.Expired(t.c.Time.Add(-skew)) || (t.fresh && !t.v.opts.Now.IsZero() && set.Expired(t.v.opts.Now)) {
 		return t.fail(ReasonSignerSetExpired, ps.Path, quorum.ErrExpired, "signer set version %d expired at %s and approves nothing new", set.Version, set.ExpiresAt)
 	}
 	class, req, err := proposal.Classify(prev, p)

@@ -291,6 +291,11 @@ func (v *Verifier) apply(c Commit, fresh bool) (*Report, error) {
 	seen := map[string]bool{}
 	for _, ch := range c.Changes {
 		if !IsGovernancePath(ch.Path) {
+			if IsGovernancePath(strings.ToLower(ch.Path)) {
+				// "Policy/policy.json" is one file with "policy/policy.json"
+				// on a case-insensitive checkout: never let it pass unseen.
+				return nil, t.fail(ReasonMalformed, ch.Path, nil, "a governance folder in another case")
+			}
 			continue
 		}
 		if seen[ch.Path] {

@@ -413,6 +413,8 @@ func TestFileFormSchemaMalformed(t *testing.T) {
 	reject(t, v, h.Try(verify.Change{Path: pc.Path, After: b}), verify.ReasonSchema)
 
 	reject(t, v, verify.Commit{}, verify.ReasonMalformed)
+	reject(t, v, h.Try(verify.Change{Path: "Policy/policy.json", After: []byte("{}\n")}), verify.ReasonMalformed)
+	reject(t, v, h.Try(verify.Change{Path: "proposals/x.json", After: []byte("{}\n")}), verify.ReasonMalformed)
 }
 
 func TestClock(t *testing.T) {
@@ -508,5 +510,27 @@ func TestReasonsAreDistinct(t *testing.T) {
 			t.Errorf("reason %s listed twice", r)
 		}
 		seen[r] = true
+	}
+}
+
+func TestEvaluateStatus(t *testing.T) {
+	h, v := started(t, policy.ProfileProduction)
+	p := h.Proposal("inflight", global, h.Change(global, "inflight_cap=70")...)
+	s := v.Evaluate(p, h.Clock)
+	if s.Class != policy.Parameter || s.Required != 1 || s.Approved || len(s.Missing) != 1 || s.Missing[0].Role != quorum.RoleOperator {
+		t.Fatalf("unsigned parameter change: %+v", s)
+	}
+	h.Approve(p, "op")
+	if s = v.Evaluate(p, h.Clock); !s.Approved || s.Problem != "" || len(s.Signed) != 1 {
+		t.Fatalf("signed parameter change: %+v", s)
+	}
+	if s = v.Evaluate(p, h.Clock.Add(48*time.Hour)); !s.Expired || !strings.Contains(s.Problem, "expired") {
+		t.Fatalf("expired: %+v", s)
+	}
+	// An out-of-scope change does not apply: the status says so.
+	q := h.Proposal("pq", global, h.Change(global, "pq_default=off")...)
+	q.Changeset[0].Path = "/tenants/nobody/pq_mode"
+	if s = v.Evaluate(q, h.Clock); s.Problem == "" {
+		t.Fatalf("unclassifiable: %+v", s)
 	}
 }
