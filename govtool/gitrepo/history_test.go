@@ -293,6 +293,25 @@ func TestSymlinksAndSubmodulesRefused(t *testing.T) {
 		t.Errorf("Changes(policy/) = %v, %v", got, err)
 	}
 
+	// A file replaced by a symbolic link with the same bytes keeps its blob
+	// hash; the change of kind must still be seen.
+	gittest.Commit(t, dir, map[string][]byte{"proposals/same.json": []byte("a.json")}, "file")
+	if err := os.Remove(filepath.Join(dir, "proposals", "same.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.json", filepath.Join(dir, "proposals", "same.json")); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "add", "-A")
+	gittest.Git(t, dir, "commit", "-q", "-m", "same bytes, now a link")
+	same, err := r.Commit(ctx, mustHash(t, gittest.Git(t, dir, "rev-parse", "HEAD")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Changes(ctx, same, governance); !errors.As(err, &te) || te.Path != "proposals/same.json" {
+		t.Errorf("Changes over file→link with equal bytes = %v, want *TreeEntryError", err)
+	}
+
 	// A submodule (gitlink) entry, made with plumbing.
 	blob := gittest.GitStdin(t, dir, []byte("x\n"), "hash-object", "-w", "--stdin")
 	sub := gittest.GitStdin(t, dir, []byte("160000 commit "+head.String()+"\tmod\n100644 blob "+blob+"\tok.json\n"), "mktree")

@@ -27,8 +27,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-git/go-billy/v5"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -45,12 +47,13 @@ const maxTreeSize = 64 << 20
 
 // Repo is an open repository, bare or with a worktree.
 type Repo struct {
-	mu     sync.Mutex
-	repo   *git.Repository
-	dir    string // as given to Open, Init or Clone
-	gitDir string // the directory holding objects/ and refs/
-	bare   bool
-	trees  treeCache
+	mu      sync.Mutex
+	repo    *git.Repository
+	storage *filesystem.Storage
+	dir     string // as given to Open, Init or Clone
+	gitDir  string // the directory holding objects/ and refs/
+	bare    bool
+	trees   treeCache
 }
 
 // Open opens the repository at dir: a worktree whose .git is a directory, or
@@ -123,21 +126,48 @@ func clone(ctx context.Context, url, dir, branch string, bare bool) (*Repo, erro
 	return wrap(r, dir)
 }
 
-func wrap(r *git.Repository, dir string) (*Repo, error) {
-	st, ok := r.Storer.(*filesystem.Storage)
+// wrap re-opens what go-git opened with the storage option this package
+// needs: objects larger than MaxFileSize are read lazily, so that their size
+// is checked before their content is read into memory.
+func wrap(g *git.Repository, dir string) (*Repo, error) {
+	st, ok := g.Storer.(*filesystem.Storage)
 	if !ok {
-		return nil, fmt.Errorf("gitrepo: %s: unsupported storage %T", dir, r.Storer)
+		return nil, fmt.Errorf("gitrepo: %s: unsupported storage %T", dir, g.Storer)
 	}
 	gitDir, err := filepath.Abs(st.Filesystem().Root())
 	if err != nil {
 		return nil, fmt.Errorf("gitrepo: %s: %w", dir, err)
 	}
-	_, err = r.Worktree()
+	var wtFS billy.Filesystem
+	wt, err := g.Worktree()
 	bare := errors.Is(err, git.ErrIsBareRepository)
-	if err != nil && !bare {
+	switch {
+	case err == nil:
+		wtFS = wt.Filesystem
+	case !bare:
 		return nil, fmt.Errorf("gitrepo: %s: %w", dir, err)
 	}
-	return &Repo{repo: r, dir: dir, gitDir: gitDir, bare: bare}, nil
+	if err := st.Close(); err != nil {
+		return nil, fmt.Errorf("gitrepo: %s: %w", dir, err)
+	}
+	storage := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{
+		LargeObjectThreshold: MaxFileSize,
+	})
+	g, err = git.Open(storage, wtFS)
+	if err != nil {
+		storage.Close()
+		return nil, fmt.Errorf("gitrepo: opening %s: %w", dir, err)
+	}
+	return &Repo{repo: g, storage: storage, dir: dir, gitDir: gitDir, bare: bare}, nil
+}
+
+// Close releases what the repository holds. No file stays open between
+// calls, so a Repo that is never closed leaks nothing the garbage collector
+// does not reclaim. The Repo must not be used after Close.
+func (r *Repo) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.storage.Close()
 }
 
 // Dir returns the directory the repository was opened at.

@@ -1,7 +1,6 @@
 package gitrepo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -88,18 +87,20 @@ func sortByte(e *entry, n int) byte {
 }
 
 // parseTree decodes a tree object strictly. path names the tree in errors.
-func parseTree(data []byte, path string) ([]entry, error) {
+func parseTree(raw []byte, path string) ([]entry, error) {
+	// One conversion: every name is a substring of it, not its own copy.
+	data := string(raw)
 	bad := func(format string, args ...any) error {
 		return &TreeEntryError{Path: path, Reason: "malformed tree: " + fmt.Sprintf(format, args...)}
 	}
 	var out []entry
 	for len(data) > 0 {
-		sp := bytes.IndexByte(data, ' ')
+		sp := strings.IndexByte(data, ' ')
 		if sp < 0 {
 			return nil, bad("missing mode terminator")
 		}
 		var e entry
-		switch string(data[:sp]) {
+		switch data[:sp] {
 		case "100644":
 			e.kind = kindFile
 		case "100755":
@@ -114,11 +115,11 @@ func parseTree(data []byte, path string) ([]entry, error) {
 			return nil, bad("mode %q is not one Git writes", data[:sp])
 		}
 		data = data[sp+1:]
-		nul := bytes.IndexByte(data, 0)
+		nul := strings.IndexByte(data, 0)
 		if nul < 0 || len(data) < nul+1+len(Hash{}) {
 			return nil, bad("truncated entry")
 		}
-		e.name = string(data[:nul])
+		e.name = data[:nul]
 		copy(e.hash[:], data[nul+1:])
 		data = data[nul+1+len(Hash{}):]
 		if reason := badName(e.name); reason != "" {
@@ -224,41 +225,36 @@ func (r *Repo) tree(h Hash, path string) ([]entry, error) {
 }
 
 // object reads object h, which must have type t and at most limit bytes.
+// Objects over MaxFileSize are opened lazily by the storage, so the size is
+// checked before the content is read.
 func (r *Repo) object(h Hash, t plumbing.ObjectType, path string, limit int64) ([]byte, error) {
-	size, err := r.repo.Storer.EncodedObjectSize(plumbing.Hash(h))
+	obj, err := r.repo.Storer.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return nil, fmt.Errorf("gitrepo: %s (%s %s): %w", displayPath(path), t, h, ErrNotFound)
 		}
 		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
 	}
-	if size > limit {
-		return nil, &FileTooLargeError{Path: displayPath(path), Size: size, Limit: limit}
-	}
-	obj, err := r.repo.Storer.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
-	if err != nil {
-		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
-	}
 	if obj.Type() != t {
 		return nil, &TreeEntryError{Path: path, Reason: fmt.Sprintf("names a %s object where a %s is expected", obj.Type(), t)}
 	}
-	if obj.Size() > limit {
-		return nil, &FileTooLargeError{Path: displayPath(path), Size: obj.Size(), Limit: limit}
+	size := obj.Size()
+	if size > limit {
+		return nil, &FileTooLargeError{Path: displayPath(path), Size: size, Limit: limit}
 	}
 	rd, err := obj.Reader()
 	if err != nil {
 		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
 	}
 	defer rd.Close()
-	data := make([]byte, 0, obj.Size())
-	buf := bytes.NewBuffer(data)
-	if _, err := io.Copy(buf, io.LimitReader(rd, limit+1)); err != nil {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(rd, data); err != nil {
 		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
 	}
-	if int64(buf.Len()) != obj.Size() {
-		return nil, fmt.Errorf("gitrepo: %s: %s %s is %d bytes, header says %d", displayPath(path), t, h, buf.Len(), obj.Size())
+	if n, _ := rd.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("gitrepo: %s: %s %s is longer than its header says", displayPath(path), t, h)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 func displayPath(p string) string {

@@ -1,0 +1,172 @@
+package gitrepo_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/ron-kms/ron-kms/govtool/gitrepo"
+	"github.com/ron-kms/ron-kms/govtool/gitrepo/gittest"
+)
+
+const (
+	benchCommits        = 1000
+	benchFilesPerCommit = 10
+	benchWindow         = 100 // commits measured: the last ones, over the largest trees
+)
+
+var (
+	benchOnce sync.Once
+	benchDir  string
+	benchErr  error
+	benchTemp []string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range benchTemp {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+func benchContent(n int) []byte {
+	return fmt.Appendf(nil, "{\n  \"id\": \"p%05d\",\n  \"type\": \"proposal\",\n  \"rationale\": \"generated for the benchmark, padded to a typical size: %0200d\"\n}\n", n, n)
+}
+
+// benchRepo builds, once per process, a bare repository with benchCommits
+// commits on main, each adding benchFilesPerCommit files under proposals/
+// (one flat directory, as in DESIGN §2), written by git fast-import.
+func benchRepo(b *testing.B) string {
+	benchOnce.Do(func() {
+		var dir string
+		dir, benchErr = os.MkdirTemp("", "gitrepo-bench-")
+		if benchErr != nil {
+			return
+		}
+		benchTemp = append(benchTemp, dir)
+		benchDir = filepath.Join(dir, "bench.git")
+		gittest.Git(b, "", "init", "-q", "--bare", "-b", "main", benchDir)
+		var in bytes.Buffer
+		for c := range benchCommits {
+			msg := fmt.Sprintf("commit %d", c)
+			fmt.Fprintf(&in, "commit refs/heads/main\ncommitter Bench <bench@example.test> %d +0000\ndata %d\n%s\n", 1700000000+c, len(msg), msg)
+			for k := range benchFilesPerCommit {
+				n := c*benchFilesPerCommit + k
+				data := benchContent(n)
+				fmt.Fprintf(&in, "M 100644 inline proposals/p%05d.json\ndata %d\n%s\n", n, len(data), data)
+			}
+		}
+		gittest.GitStdin(b, benchDir, in.Bytes(), "fast-import", "--quiet")
+	})
+	if benchErr != nil || benchDir == "" {
+		b.Fatalf("building the benchmark repository failed: %v", benchErr)
+	}
+	return benchDir
+}
+
+func BenchmarkChanges(b *testing.B) {
+	ctx := context.Background()
+	dir := benchRepo(b)
+	r, err := gitrepo.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	head, err := r.Resolve("main")
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain, err := r.FirstParentChain(ctx, gitrepo.Hash{}, head)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(chain) != benchCommits {
+		b.Fatalf("chain has %d commits, want %d", len(chain), benchCommits)
+	}
+	window := chain[len(chain)-benchWindow:]
+	first := benchCommits - benchWindow
+
+	// The baseline reads the same blobs, known in advance by hash, straight
+	// from go-git: no tree is read at all.
+	var blobs []plumbing.Hash
+	for c := first; c < benchCommits; c++ {
+		for k := range benchFilesPerCommit {
+			data := benchContent(c*benchFilesPerCommit + k)
+			blobs = append(blobs, plumbing.Hash(sha1.Sum(append(fmt.Appendf(nil, "blob %d\x00", len(data)), data...))))
+		}
+	}
+
+	var changesTime, directTime time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r, err := gitrepo.Open(dir) // cold caches
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, c := range window {
+			cs, err := r.Changes(ctx, c, governance)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(cs) != benchFilesPerCommit || cs[0].Before != nil || !bytes.Equal(cs[0].After, benchContent((first+i)*benchFilesPerCommit)) {
+				b.Fatalf("commit %d: %d changes, first %q", first+i, len(cs), cs[0].Path)
+			}
+		}
+		mid := time.Now()
+		g, err := git.PlainOpen(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range blobs {
+			blob, err := g.BlobObject(h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rd, err := blob.Reader()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				b.Fatal(err)
+			}
+			rd.Close()
+		}
+		end := time.Now()
+		changesTime += mid.Sub(start)
+		directTime += end.Sub(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(changesTime.Nanoseconds())/n, "changes-ns/100commits")
+	b.ReportMetric(float64(directTime.Nanoseconds())/n, "direct-ns/100commits")
+	b.ReportMetric(float64(changesTime)/float64(directTime), "ratio")
+}
+
+// BenchmarkFirstParentChain walks the whole generated history.
+func BenchmarkFirstParentChain(b *testing.B) {
+	ctx := context.Background()
+	dir := benchRepo(b)
+	r, err := gitrepo.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	head, err := r.Resolve("main")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		chain, err := r.FirstParentChain(ctx, gitrepo.Hash{}, head)
+		if err != nil || len(chain) != benchCommits {
+			b.Fatal(len(chain), err)
+		}
+	}
+}
