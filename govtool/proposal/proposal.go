@@ -382,3 +382,34 @@ func New(t Template, ops []policy.Op, prev *policy.Policy, set *quorum.SignerSet
 	}
 	return Parse(data)
 }
+
+// ExecutionFiles returns the files the commit that executes p at
+// executedAt must write, by repository path: policy/policy.json (the
+// replay) and, for each appliance whose entry changes, appliances/<id>.json
+// (nil: delete the file). A rotation also adds the signed
+// signer-sets/NNNN.json, which the caller holds; the verifier requires it in
+// the same commit.
+func ExecutionFiles(prev *policy.Policy, p *Proposal, executedAt time.Time) (map[string][]byte, error) {
+	next, err := Execute(prev, p, executedAt)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	if files[policy.Path], err = next.File(); err != nil {
+		return nil, err
+	}
+	for id, a := range next.Appliances {
+		if old, ok := prev.Appliances[id]; ok && old == a {
+			continue
+		}
+		if files[policy.EnrollmentPath(id)], err = policy.EnrollmentOf(id, a).File(); err != nil {
+			return nil, err
+		}
+	}
+	for id := range prev.Appliances {
+		if _, ok := next.Appliances[id]; !ok {
+			files[policy.EnrollmentPath(id)] = nil
+		}
+	}
+	return files, nil
+}

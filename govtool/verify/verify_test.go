@@ -491,6 +491,15 @@ func TestAppliances(t *testing.T) {
 	if _, ok := v.State().Appliances["edge-1"]; !ok {
 		t.Fatal("appliance not enrolled")
 	}
+	// Removal deletes the file in the executing commit, and only then.
+	reject(t, v, h.Try(verify.Change{Path: changes[2].Path, Deleted: true}), verify.ReasonUnexplainedChange)
+	p = h.Approve(h.Proposal("remove", global, h.Change(global, "remove_appliance=edge-1")...), "po", "so")
+	changes = h.Execute(p)
+	reject(t, v, h.Try(changes[:2]...), verify.ReasonApplianceMismatch)
+	accept(t, v, h.Next(changes...))
+	if _, ok := v.State().Appliances["edge-1"]; ok {
+		t.Fatal("appliance still enrolled")
+	}
 }
 
 func TestCloneIsolates(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -239,20 +240,24 @@ func ProposalChange(tb testing.TB, p *proposal.Proposal) verify.Change {
 // next policy as h's.
 func (h *History) Execute(p *proposal.Proposal) []verify.Change {
 	h.T.Helper()
-	next, err := proposal.Execute(h.Policy, p, h.Clock)
+	files, err := proposal.ExecutionFiles(h.Policy, p, h.Clock)
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	changes := []verify.Change{ProposalChange(h.T, p), {Path: policy.Path, After: File(h.T, next)}}
-	for id, a := range next.Appliances {
-		if old, ok := h.Policy.Appliances[id]; !ok || old != a {
-			changes = append(changes, verify.Change{Path: policy.EnrollmentPath(id), After: File(h.T, policy.EnrollmentOf(id, a))})
+	next, err := policy.Parse(files[policy.Path])
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	changes := []verify.Change{ProposalChange(h.T, p), {Path: policy.Path, After: files[policy.Path]}}
+	paths := make([]string, 0, len(files))
+	for path := range files {
+		if path != policy.Path {
+			paths = append(paths, path)
 		}
 	}
-	for id := range h.Policy.Appliances {
-		if _, ok := next.Appliances[id]; !ok {
-			changes = append(changes, verify.Change{Path: policy.EnrollmentPath(id), Deleted: true})
-		}
+	slices.Sort(paths)
+	for _, path := range paths {
+		changes = append(changes, verify.Change{Path: path, After: files[path], Deleted: files[path] == nil})
 	}
 	h.Policy = next
 	return changes
