@@ -171,15 +171,29 @@ func testRemote(t *testing.T, bare, url string) {
 		t.Errorf("remote audit/b = %s, want %s", got, ac2)
 	}
 
-	// Fetch with explicit refspecs, and a fetch that would rewind a ref.
-	if err := a.Fetch(ctx, "origin", []string{"refs/heads/audit/b:refs/remotes/origin/audit/b"}); err != nil {
-		t.Fatal(err)
+	// Fetch with the configured (wildcard) refspecs, then an explicit one.
+	if err := a.Fetch(ctx, "origin", nil); err != nil {
+		t.Fatalf("Fetch with configured refspecs: %v", err)
 	}
 	if got, err := a.Resolve("origin/audit/b"); err != nil || got != ac2 {
 		t.Errorf("a origin/audit/b = %s, %v", got, err)
 	}
-	if err := a.Fetch(ctx, "origin", nil); err != nil {
-		t.Errorf("Fetch with configured refspecs: %v", err)
+	if err := a.Fetch(ctx, "origin", []string{"refs/heads/audit/*:refs/remotes/mirror/audit/*", "refs/heads/main:refs/remotes/mirror/main"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Resolve("refs/remotes/mirror/audit/b"); err != nil || got != ac2 {
+		t.Errorf("mirror/audit/b = %s, %v", got, err)
+	}
+	if got, err := a.Resolve("mirror/main"); err != nil || got.String() != forged {
+		t.Errorf("mirror/main = %s, %v; want the rewritten %s", got, err, forged)
+	}
+	if out := gittest.Git(t, a.Dir(), "for-each-ref", "refs/gitrepo-fetch/"); out != "" {
+		t.Errorf("private fetch refs left behind:\n%s", out)
+	}
+	for _, spec := range []string{"refs/heads/main", "refs/heads/*:refs/x", "main:refs/heads/m", "refs/heads/main:refs/gitrepo-fetch/x"} {
+		if err := a.Fetch(ctx, "origin", []string{spec}); err == nil {
+			t.Errorf("Fetch(%q) accepted", spec)
+		}
 	}
 	if err := a.Fetch(ctx, "origin", []string{"refs/heads/main:refs/heads/side"}); err != nil {
 		t.Fatal(err)
@@ -198,6 +212,33 @@ func testRemote(t *testing.T, bare, url string) {
 	}
 	if _, _, err := a.Pull(ctx, "origin", "nosuch"); !errors.Is(err, gitrepo.ErrNotFound) {
 		t.Errorf("Pull of a missing branch = %v, want ErrNotFound", err)
+	}
+}
+
+func TestPullIntoEmptyRepo(t *testing.T) {
+	ctx := context.Background()
+	gittest.SetEnv(t)
+	_, url := gittest.NewBare(t)
+	up := gittest.NewWorking(t, map[string][]byte{"proposals/a.json": []byte("a\n")})
+	c := gittest.Git(t, up, "rev-parse", "HEAD")
+	gittest.Git(t, up, "push", "-q", url, "main")
+	dir := filepath.Join(t.TempDir(), "fresh")
+	r, err := gitrepo.Init(dir, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddRemote("origin", url); err != nil {
+		t.Fatal(err)
+	}
+	old, new, err := r.Pull(ctx, "origin", "main")
+	if err != nil || !old.IsZero() || new.String() != c {
+		t.Fatalf("Pull into an empty repo = %s, %s, %v", old, new, err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "proposals", "a.json")); err != nil || string(data) != "a\n" {
+		t.Errorf("worktree after the first pull: %q, %v", data, err)
+	}
+	if st := gittest.Git(t, dir, "status", "--porcelain"); st != "" {
+		t.Errorf("git status after the first pull:\n%s", st)
 	}
 }
 

@@ -69,3 +69,27 @@ func TestUpdateRefCompareAndSwap(t *testing.T) {
 		}
 	}
 }
+
+func TestObjectSizeLimit(t *testing.T) {
+	gittest.SetEnv(t)
+	dir := gittest.NewWorking(t, map[string][]byte{"big.json": make([]byte, 100)})
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, _ := ParseHash(gittest.Git(t, dir, "rev-parse", "HEAD:big.json"))
+	var tl *FileTooLargeError
+	if _, err := r.object(blob, plumbing.BlobObject, "big.json", 99); !errors.As(err, &tl) || tl.Size != 100 || tl.Limit != 99 {
+		t.Errorf("object over the limit = %v, want *FileTooLargeError", err)
+	}
+	if data, err := r.object(blob, plumbing.BlobObject, "big.json", 100); err != nil || len(data) != 100 {
+		t.Errorf("object at the limit = %d bytes, %v", len(data), err)
+	}
+	if _, err := r.object(blob, plumbing.TreeObject, "big.json", 100); !errors.As(err, new(*TreeEntryError)) {
+		t.Errorf("blob read as a tree = %v, want *TreeEntryError", err)
+	}
+	big := make([]byte, MaxFileSize+1)
+	if _, err := r.CommitToBranch(t.Context(), "x", Hash{}, map[string][]byte{"big": big}, "m", Signature{}); !errors.As(err, &tl) {
+		t.Errorf("committing a file over MaxFileSize = %v, want *FileTooLargeError", err)
+	}
+}

@@ -214,8 +214,18 @@ func Serve(t testing.TB, bareDir string) string {
 			"GIT_PROJECT_ROOT="+filepath.Dir(abs),
 			"GIT_HTTP_EXPORT_ALL=1",
 		),
+		Stderr: logWriter{t},
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL + "/" + filepath.Base(abs)
+}
+
+// logWriter sends the backend's standard error (hook output, errors) to the
+// test log instead of the process's.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Logf("git http-backend: %s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
 }
