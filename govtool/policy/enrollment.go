@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // TypeAppliance is the "type" of an enrollment file.
@@ -54,6 +55,9 @@ func (e *Enrollment) File() ([]byte, error) { return canon.MarshalFile(e) }
 func ParseEnrollment(data []byte) (*Enrollment, error) {
 	var e Enrollment
 	if err := canon.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("policy: enrollment: %w", err)
+	}
+	if err := schemas.Validate(TypeAppliance, data); err != nil {
 		return nil, fmt.Errorf("policy: enrollment: %w", err)
 	}
 	if e.Type != TypeAppliance {

@@ -23,6 +23,7 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/govtool/envelope"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // Type is the "type" of a policy document (and of the signed message of
@@ -230,10 +231,14 @@ func errAt(path, format string, args ...any) error {
 	return &Error{Path: path, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Parse decodes a policy strictly (canon.Unmarshal) and validates it.
+// Parse decodes a policy strictly (canon.Unmarshal), checks it against
+// schemas/policy.schema.json and validates it.
 func Parse(data []byte) (*Policy, error) {
 	var p Policy
 	if err := canon.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if err := schemas.Validate(Type, data); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if err := p.Validate(); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/envelope"
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // Type is the "type" of a proposal (and of its signed message).
@@ -135,10 +136,14 @@ func (e *Error) Error() string {
 }
 
 // Parse decodes a proposal strictly (canon.Unmarshal: I-JSON, no unknown
-// fields, round trip) and validates it. It does not check signatures.
+// fields, round trip), checks it against schemas/proposal.schema.json and
+// validates it. It does not check signatures.
 func Parse(data []byte) (*Proposal, error) {
 	var p Proposal
 	if err := canon.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("proposal: %w", err)
+	}
+	if err := schemas.Validate(Type, data); err != nil {
 		return nil, fmt.Errorf("proposal: %w", err)
 	}
 	if err := p.Validate(); err != nil {
