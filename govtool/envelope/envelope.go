@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
+	"filippo.io/edwards25519"
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
@@ -68,7 +70,10 @@ func EncodePublicKey(pub ed25519.PublicKey) string {
 }
 
 // DecodePublicKey parses a public_key field strictly: canonical standard
-// base64 of exactly 32 bytes.
+// base64 of exactly 32 bytes that are the canonical encoding of a curve
+// point of large order. A small-order ("weak") key would let anyone make
+// signatures that verify under it, so a signer set listing one would let
+// anyone sign for that member; ed25519.Verify does not refuse such keys.
 func DecodePublicKey(s string) (ed25519.PublicKey, error) {
 	raw, err := decodeB64(s)
 	if err != nil {
@@ -77,7 +82,57 @@ func DecodePublicKey(s string) (ed25519.PublicKey, error) {
 	if len(raw) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("envelope: public key is %d bytes, want %d", len(raw), ed25519.PublicKeySize)
 	}
+	if err := checkPoint(raw); err != nil {
+		return nil, fmt.Errorf("envelope: public key %s: %w", s, err)
+	}
 	return ed25519.PublicKey(raw), nil
+}
+
+// goodKeys remembers public keys that passed checkPoint, so that callers
+// that decode the same signer-set keys for every signature (quorum.Tally)
+// pay for the point decompression once. It is bounded and holds only
+// public data; a key that fails is checked again each time.
+var goodKeys struct {
+	sync.Mutex
+	m map[[ed25519.PublicKeySize]byte]struct{}
+}
+
+const maxGoodKeys = 1024
+
+// checkPoint accepts only the canonical encoding of a point whose order is
+// not small (8·P is not the identity).
+func checkPoint(raw []byte) error {
+	key := [ed25519.PublicKeySize]byte(raw)
+	goodKeys.Lock()
+	_, ok := goodKeys.m[key]
+	goodKeys.Unlock()
+	if ok {
+		return nil
+	}
+	if err := checkPointSlow(raw); err != nil {
+		return err
+	}
+	goodKeys.Lock()
+	if goodKeys.m == nil || len(goodKeys.m) >= maxGoodKeys {
+		goodKeys.m = make(map[[ed25519.PublicKeySize]byte]struct{})
+	}
+	goodKeys.m[key] = struct{}{}
+	goodKeys.Unlock()
+	return nil
+}
+
+func checkPointSlow(raw []byte) error {
+	p, err := new(edwards25519.Point).SetBytes(raw)
+	if err != nil {
+		return errors.New("is not a point on Ed25519")
+	}
+	if !bytes.Equal(p.Bytes(), raw) {
+		return errors.New("is not canonically encoded")
+	}
+	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return errors.New("has small order (a weak key anyone can sign for)")
+	}
+	return nil
 }
 
 // decodeB64 accepts only the canonical standard-base64 form: no line breaks,
