@@ -127,6 +127,9 @@ func (t *txn) genesis(gov []Change) error {
 	if set.Expired(t.c.Time) {
 		return t.fail(ReasonSignerSetExpired, setCh.Path, quorum.ErrExpired, "expired at %s, before the genesis commit", set.ExpiresAt)
 	}
+	if rot, _ := quorum.ParseTime(set.RotatedAt); rot.After(t.c.Time.Add(t.v.opts.Skew)) {
+		return t.fail(ReasonClock, setCh.Path, nil, "rotated_at %s is after the commit time %s", set.RotatedAt, quorum.FormatTime(t.c.Time))
+	}
 	if err := t.checkFile(polCh.Path, "", polCh.After); err != nil {
 		return err
 	}
