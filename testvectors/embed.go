@@ -44,6 +44,7 @@ const (
 	ExpectDuplicate       = "key counted once"
 	ExpectNotQuorum       = "role does not count toward quorum"
 	ExpectThresholdNotMet = "threshold not met"
+	ExpectBadPublicKey    = "invalid public key"
 )
 
 // Canonical is canonical.json.
@@ -139,6 +140,7 @@ type Entry struct {
 //   - "entry": verify Entry with the public key of Key over Message (built
 //     from Type and Digest).
 //   - "parse": decode EntryJSON as a signature entry, strictly.
+//   - "public_key": decode PublicKey as a signer-set public key, strictly.
 //   - "tally": count Entries over (Type, Digest) against SignerSet; Counted
 //     is how many count toward its threshold, Rejected the reasons of the
 //     entries that do not, in order.
@@ -154,6 +156,7 @@ type SignatureVector struct {
 	Key       string   `json:"key,omitempty"`
 	Entry     *Entry   `json:"entry,omitempty"`
 	EntryJSON string   `json:"entry_json,omitempty"`
+	PublicKey string   `json:"public_key,omitempty"`
 	Entries   []Entry  `json:"entries,omitempty"`
 	SignerSet string   `json:"signer_set,omitempty"`
 	Previous  string   `json:"previous,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/edwards25519"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -690,7 +691,12 @@ func genSignatures(t testing.TB, w *world) Signatures {
 		return string(b)
 	}
 	f.Valid = append(f.Valid, SignatureVector{Name: "entry in canonical JSON", Check: "parse", EntryJSON: entryJSON(po.Role, po.KeyID, po.Sig)})
+	for _, key := range keyList(k) {
+		f.Valid = append(f.Valid, SignatureVector{Name: "public key of " + key.Name, Check: "public_key", PublicKey: key.PublicKey})
+	}
 
+	goodY, badY := smallY(t)
+	enc := base64.StdEncoding.EncodeToString
 	f.Invalid = []SignatureVector{
 		{Name: "signature over the proposal's digest with the signer_set prefix, checked as a proposal", Check: "entry",
 			Type: "proposal", Digest: prop.Digest, Message: prop.Message, Key: k1.Name, Entry: &overSignerSet, Expect: ExpectBadSignature},
@@ -724,9 +730,62 @@ func genSignatures(t testing.TB, w *world) Signatures {
 		{Name: "unknown field", Check: "parse", EntryJSON: `{"key_id":"` + po.KeyID + `","note":"x","role":"policy-owner","sig":"` + po.Sig + `"}`, Expect: ExpectMalformedEntry},
 		{Name: "missing role", Check: "parse", EntryJSON: `{"key_id":"` + po.KeyID + `","sig":"` + po.Sig + `"}`, Expect: ExpectMalformedEntry},
 		{Name: "field name in another case", Check: "parse", EntryJSON: `{"Key_id":"` + po.KeyID + `","role":"policy-owner","sig":"` + po.Sig + `"}`, Expect: ExpectMalformedEntry},
+		{Name: "public key: the identity (small order; (R = B, S = 1) verifies for every message)", Check: "public_key", PublicKey: enc(yBytes(1)), Expect: ExpectBadPublicKey},
+		{Name: "public key: a point of order 8", Check: "public_key", PublicKey: enc(mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")), Expect: ExpectBadPublicKey},
+		{Name: "public key: a point of order 4 (y = 0)", Check: "public_key", PublicKey: enc(yBytes(0)), Expect: ExpectBadPublicKey},
+		{Name: "public key: the identity encoded as y = p + 1", Check: "public_key", PublicKey: enc(plusP(yBytes(1))), Expect: ExpectBadPublicKey},
+		{Name: fmt.Sprintf("public key: y = %d + p, a non-canonical encoding of a point of large order", goodY), Check: "public_key", PublicKey: enc(plusP(yBytes(goodY))), Expect: ExpectBadPublicKey},
+		{Name: fmt.Sprintf("public key: y = %d, not on the curve", badY), Check: "public_key", PublicKey: enc(yBytes(badY)), Expect: ExpectBadPublicKey},
+		{Name: "public key: padding bits set", Check: "public_key", PublicKey: k1.PublicKey[:42] + string(rune(k1.PublicKey[42]+1)) + "=", Expect: ExpectBadPublicKey},
+		{Name: "public key: 31 bytes", Check: "public_key", PublicKey: enc(mustHex(t, k1.PublicKeyHex)[:31]), Expect: ExpectBadPublicKey},
 		{Name: "duplicate field", Check: "parse", EntryJSON: `{"key_id":"` + po.KeyID + `","role":"policy-owner","role":"custodian","sig":"` + po.Sig + `"}`, Expect: ExpectMalformedEntry},
 	}
 	return f
+}
+
+// yBytes is the 32-byte little-endian encoding of a small y, sign bit clear.
+func yBytes(y uint64) []byte {
+	b := make([]byte, 32)
+	binary.LittleEndian.PutUint64(b, y)
+	return b
+}
+
+// plusP adds p = 2^255-19 to the encoding of a y below 19: the
+// non-canonical alias of the same point.
+func plusP(b []byte) []byte {
+	out := append([]byte(nil), b...)
+	out[0] += 0xed
+	for i := 1; i < 31; i++ {
+		out[i] = 0xff
+	}
+	out[31] = 0x7f
+	return out
+}
+
+func mustHex(t testing.TB, s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// smallY returns the smallest y in 2..18 that is a point of large order
+// and the smallest that is not a point at all.
+func smallY(t testing.TB) (good, bad uint64) {
+	for y := uint64(2); y < 19; y++ {
+		p, err := new(edwards25519.Point).SetBytes(yBytes(y))
+		switch {
+		case err != nil && bad == 0:
+			bad = y
+		case err == nil && good == 0 && new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 0:
+			good = y
+		}
+	}
+	if good == 0 || bad == 0 {
+		t.Fatal("no small y of each kind")
+	}
+	return good, bad
 }
 
 // ---- writing ----

@@ -321,6 +321,11 @@ func runSignatureVector(t *testing.T, v SignatureVector, keys map[string]ed25519
 			}
 		}
 		return reason(err)
+	case "public_key":
+		if _, err := envelope.DecodePublicKey(v.PublicKey); err != nil {
+			return ExpectBadPublicKey
+		}
+		return ""
 	case "tally":
 		set := sets[v.SignerSet]
 		if set == nil || v.Counted == nil {
