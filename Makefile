@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCaveats -fuzztime $(FUZZTIME) ./appliance/capability
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
+	$(GO) test -run '^$$' -fuzz FuzzParseTree -fuzztime $(FUZZTIME) ./govtool/gitrepo
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
