@@ -381,6 +381,9 @@ func TestPinnedRootAndGenesis(t *testing.T) {
 	v = verify.New(h.Pin(), verify.Options{})
 	accept(t, v, h.Next(verify.Change{Path: "README.md", After: []byte("x\n")}))
 	reject(t, v, h.Try(verify.Change{Path: "proposals/20260302-x-000000.json", After: []byte("{}\n")}), verify.ReasonUnexplainedChange)
+	if r := accept(t, v, h.Next(g...)); !r.Genesis {
+		t.Fatal("genesis after a plain commit not reported")
+	}
 }
 
 func TestNotFastForward(t *testing.T) {
