@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // DigestPrefix starts every digest string.
@@ -199,6 +200,11 @@ func encodeAt(b *bytes.Buffer, v any, nl, indent, cur, path string) error {
 			b.WriteString("false")
 		}
 	case string:
+		if !utf8.ValidString(x) {
+			// Only a hand-built value gets here; writing it would replace
+			// the bad bytes with U+FFFD and sign something else.
+			return &Error{Path: path, Reason: ReasonInvalidUTF8, Detail: "string is not valid UTF-8"}
+		}
 		writeString(b, x)
 	case Number:
 		s, err := formatNumber(x, path)
@@ -233,6 +239,9 @@ func encodeAt(b *bytes.Buffer, v any, nl, indent, cur, path string) error {
 		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
+			if !utf8.ValidString(k) {
+				return &Error{Path: path, Reason: ReasonInvalidUTF8, Detail: "key is not valid UTF-8"}
+			}
 			keys = append(keys, k)
 		}
 		// RFC 8785 §3.2.3: sort by UTF-16 code units.

@@ -32,3 +32,24 @@ func TestCanonicalFormParses(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonicalRefusesInvalidUTF8: a hand-built value with bytes that are
+// not UTF-8 is an error, not silently written as U+FFFD.
+func TestCanonicalRefusesInvalidUTF8(t *testing.T) {
+	for name, v := range map[string]any{
+		"value":  Object{"a": "x\xffy"},
+		"key":    Object{"\xfe": "x"},
+		"nested": []any{Object{"a": []any{"\xc0\xaf"}}},
+	} {
+		for _, f := range []func(any) ([]byte, error){Canonical, FileForm} {
+			out, err := f(v)
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Reason != ReasonInvalidUTF8 {
+				t.Errorf("%s: got %q, %v; want %q", name, out, err, ReasonInvalidUTF8)
+			}
+		}
+	}
+	if _, err := Canonical(Object{"a": "\u00e9\U0001F50F"}); err != nil {
+		t.Fatal(err)
+	}
+}

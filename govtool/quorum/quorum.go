@@ -287,6 +287,9 @@ func VerifyNext(prev *SignerSet, prevDigest string, next *SignerSet) error {
 		return &SetError{Version: next.Version, Reason: "previous does not name the digest of version " + fmt.Sprint(prev.Version)}
 	}
 	rot, _ := ParseTime(next.RotatedAt)
+	if prevRot, err := ParseTime(prev.RotatedAt); err != nil || rot.Before(prevRot) {
+		return &SetError{Version: next.Version, Reason: fmt.Sprintf("rotated at %s, before version %d was (%s)", next.RotatedAt, prev.Version, prev.RotatedAt)}
+	}
 	if prev.Expired(rot) {
 		return &SetError{Version: next.Version, Reason: fmt.Sprintf("rotated at %s, after version %d expired at %s (recover from the pinned root with a new genesis)", next.RotatedAt, prev.Version, prev.ExpiresAt)}
 	}
