@@ -37,6 +37,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
 	$(GO) test -run '^$$' -fuzz FuzzParseTree -fuzztime $(FUZZTIME) ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./govtool/policy
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./govtool/policy
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./govtool/proposal
+	$(GO) test -run '^$$' -fuzz FuzzParseChange -fuzztime $(FUZZTIME) ./govtool/proposal
+	$(GO) test -run '^$$' -fuzz FuzzCommit -fuzztime $(FUZZTIME) ./govtool/verify
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
