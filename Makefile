@@ -28,20 +28,20 @@ bench:
 
 ## fuzz: a short run of every fuzz target (crashers land in testdata/fuzz).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./govtool/canon
-	$(GO) test -run '^$$' -fuzz FuzzParseSignature -fuzztime $(FUZZTIME) ./govtool/envelope
-	$(GO) test -run '^$$' -fuzz FuzzParseShare -fuzztime $(FUZZTIME) ./govtool/keys
-	$(GO) test -run '^$$' -fuzz FuzzParsePKCS11URI -fuzztime $(FUZZTIME) ./govtool/keys
-	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./appliance/capability
-	$(GO) test -run '^$$' -fuzz FuzzCaveats -fuzztime $(FUZZTIME) ./appliance/capability
-	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
-	$(GO) test -run '^$$' -fuzz FuzzParseTree -fuzztime $(FUZZTIME) ./govtool/gitrepo
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./govtool/policy
-	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./govtool/policy
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./govtool/proposal
-	$(GO) test -run '^$$' -fuzz FuzzParseChange -fuzztime $(FUZZTIME) ./govtool/proposal
-	$(GO) test -run '^$$' -fuzz FuzzCommit -fuzztime $(FUZZTIME) ./govtool/verify
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./govtool/envelope
+	$(GO) test -run '^$$' -fuzz '^FuzzParseShare$$' -fuzztime $(FUZZTIME) ./govtool/keys
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePKCS11URI$$' -fuzztime $(FUZZTIME) ./govtool/keys
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./appliance/capability
+	$(GO) test -run '^$$' -fuzz '^FuzzCaveats$$' -fuzztime $(FUZZTIME) ./appliance/capability
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTree$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./govtool/policy
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./govtool/policy
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./govtool/proposal
+	$(GO) test -run '^$$' -fuzz '^FuzzParseChange$$' -fuzztime $(FUZZTIME) ./govtool/proposal
+	$(GO) test -run '^$$' -fuzz '^FuzzCommit$$' -fuzztime $(FUZZTIME) ./govtool/verify
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
