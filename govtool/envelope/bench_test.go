@@ -15,8 +15,7 @@ import (
 // reports medians: on a shared machine a preempted iteration moves a mean
 // a lot and a median little.
 type legs struct {
-	names []string
-	d     [][]time.Duration
+	d [][]time.Duration
 }
 
 func (l *legs) run(b *testing.B, fns ...func()) {
