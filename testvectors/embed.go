@@ -84,7 +84,7 @@ type Digests struct {
 // without its top-level "signatures", Digest "sha256:" and the hex SHA-256
 // of Canonical, Message the text an Ed25519 signature covers. LeafHash,
 // for audit records only, is the RFC 6962 leaf hash SHA-256(0x00 ||
-// Canonical).
+// Canonical) in hex, as the audit log writes it.
 type DigestVector struct {
 	Name      string `json:"name"`
 	Type      string `json:"type"`

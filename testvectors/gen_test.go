@@ -279,27 +279,30 @@ func build(t testing.TB) *world {
 
 	record := parseObj(t, `{
 		"type": "audit_record",
-		"appliance": "hsm-eu-1",
 		"index": 0,
-		"prev": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		"prev": "0000000000000000000000000000000000000000000000000000000000000000",
 		"time": "2026-03-01T11:00:00.125Z",
+		"appliance_id": "hsm-eu-1",
 		"event": "sign",
-		"outcome": "denied",
+		"outcome": "rejected",
 		"reason": "scope_denied",
-		"policy_version": 2,
+		"request_id": "8e7d6c5b4a3928171615141312111009",
 		"tenant": "acme",
-		"capability": "4f1d2c3b4a5968778695a4b3c2d1e0f1",
-		"request": "8e7d6c5b4a3928171615141312111009",
-		"key": "acme/payments-2026/v3",
+		"key": "payments-2026",
+		"key_version": 3,
 		"alg": "ed25519",
-		"digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		"capability_id": "4f1d2c3b4a5968778695a4b3c2d1e0f1",
+		"digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"policy_version": 2,
+		"governance_commit": "2f3e4d5c6b7a8998a7b6c5d4e3f2a1b0c9d8e7f6",
+		"detail": "scope of the capability is verify"
 	}`)
 	recordBytes, err := canon.Canonical(record)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaf := tlog.RecordHash(recordBytes)
-	w.add(t, "audit record, first leaf of its log", "DESIGN §3; schemas/audit_record.schema.json", record, "sha256:"+hex.EncodeToString(leaf[:]))
+	w.add(t, "audit record, first leaf of its log", "DESIGN §3; appliance/audit.Record; schemas/audit_record.schema.json", record, hex.EncodeToString(leaf[:]))
 
 	// The checkpoint after that one record: tree size 1, root = the leaf
 	// hash, signed as a C2SP note by the appliance's audit key.
@@ -316,12 +319,12 @@ func build(t testing.TB) *world {
 	empty := sha256.Sum256(nil)
 	w.add(t, "checkpoint over that record", "DESIGN §3; C2SP signed note; schemas/checkpoint.schema.json", parseObj(t, `{
 		"type": "checkpoint",
-		"appliance": "hsm-eu-1",
+		"appliance_id": "hsm-eu-1",
 		"origin": "`+origin+`",
 		"tree_size": 1,
-		"root_hash": "sha256:`+hex.EncodeToString(leaf[:])+`",
+		"root_hash": "`+hex.EncodeToString(leaf[:])+`",
 		"previous_size": 0,
-		"previous_root_hash": "sha256:`+hex.EncodeToString(empty[:])+`",
+		"previous_root_hash": "`+hex.EncodeToString(empty[:])+`",
 		"consistency": [],
 		"governance_commit": "2f3e4d5c6b7a8998a7b6c5d4e3f2a1b0c9d8e7f6",
 		"policy_version": 2,

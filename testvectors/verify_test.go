@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -139,7 +138,7 @@ func TestDigestVectors(t *testing.T) {
 			}
 			if v.Type == "audit_record" {
 				leaf := tlog.RecordHash(c)
-				if got := "sha256:" + hex.EncodeToString(leaf[:]); got != v.LeafHash {
+				if got := hex.EncodeToString(leaf[:]); got != v.LeafHash {
 					t.Fatalf("leaf hash %s, want %s", got, v.LeafHash)
 				}
 			} else if v.LeafHash != "" {
@@ -218,7 +217,10 @@ func TestCheckpointNote(t *testing.T) {
 	if err != nil {
 		t.Fatalf("note does not verify: %v", err)
 	}
-	root, _ := hex.DecodeString(strings.TrimPrefix(cp.RootHash, "sha256:"))
+	root, err := hex.DecodeString(cp.RootHash)
+	if err != nil || len(root) != 32 {
+		t.Fatalf("root_hash %q", cp.RootHash)
+	}
 	want := fmt.Sprintf("%s\n%d\n%s\n", cp.Origin, cp.TreeSize, base64.StdEncoding.EncodeToString(root))
 	if n.Text != want {
 		t.Fatalf("note text %q, want %q", n.Text, want)
