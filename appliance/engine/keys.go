@@ -1,0 +1,349 @@
+package engine
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"time"
+
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+
+	"github.com/ron-kms/ron-kms/appliance/backend"
+	"github.com/ron-kms/ron-kms/appliance/pq"
+	"github.com/ron-kms/ron-kms/govtool/canon"
+	"github.com/ron-kms/ron-kms/govtool/envelope"
+	"github.com/ron-kms/ron-kms/govtool/quorum"
+)
+
+// MLDSAInfo is the DeriveSeed info of the ML-DSA-65 key of a key version:
+// "ron-kms/v1 mldsa65 <tenant>/<name>/v<N>".
+func MLDSAInfo(label string) []byte { return []byte("ron-kms/v1 mldsa65 " + label) }
+
+// keyPub is the public material of one key version on this appliance.
+type keyPub struct {
+	alg       backend.Algorithm
+	trad      crypto.PublicKey // nil for AES keys
+	tradBytes []byte
+	mldsa     *mldsa65.PublicKey
+	compAlg   pq.Alg
+	composite []byte // pq.PublicKey(compAlg, mldsa, trad)
+}
+
+// compositeAlg is the composite algorithm of a traditional key algorithm.
+func compositeAlg(a backend.Algorithm) (pq.Alg, bool) {
+	switch a {
+	case backend.Ed25519:
+		return pq.MLDSA65Ed25519, true
+	case backend.ECDSAP256:
+		return pq.MLDSA65ECDSAP256, true
+	}
+	return "", false
+}
+
+// pub returns the public material of label, loading it from the backend
+// on first use. The error is a *Reject: key_not_found when the backend
+// lacks the label, backend_error for a custodian fault.
+func (e *Engine) pub(ctx context.Context, label string, want backend.Algorithm) (*keyPub, *Reject) {
+	if v, ok := e.pubs.Load(label); ok {
+		kp := v.(*keyPub)
+		if kp.alg != want {
+			return nil, rejectf(ReasonAlgMismatch, "backend holds %s as a %s key, policy names %s", label, kp.alg, want)
+		}
+		return kp, nil
+	}
+	kp := &keyPub{alg: want}
+	if want == backend.AES256GCM {
+		_, _, err := e.b.PublicKey(ctx, label)
+		switch {
+		case errors.Is(err, backend.ErrWrongAlgorithm):
+		case errors.Is(err, backend.ErrNotFound):
+			return nil, rejectf(ReasonKeyNotFound, "key %s is not in this appliance's backend", label)
+		case err == nil:
+			return nil, rejectf(ReasonAlgMismatch, "backend holds %s as a signing key, policy names %s", label, want)
+		default:
+			return nil, rejectf(ReasonBackendError, "backend %s: %v", e.b.Name(), err)
+		}
+		e.pubs.Store(label, kp)
+		return kp, nil
+	}
+	pub, alg, err := e.b.PublicKey(ctx, label)
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return nil, rejectf(ReasonKeyNotFound, "key %s is not in this appliance's backend", label)
+	case errors.Is(err, backend.ErrWrongAlgorithm):
+		return nil, rejectf(ReasonAlgMismatch, "backend holds %s as a non-signing key, policy names %s", label, want)
+	case err != nil:
+		return nil, rejectf(ReasonBackendError, "backend %s: %v", e.b.Name(), err)
+	case alg != want:
+		return nil, rejectf(ReasonAlgMismatch, "backend holds %s as a %s key, policy names %s", label, alg, want)
+	}
+	tb, err := tradBytes(pub)
+	if err != nil {
+		return nil, rejectf(ReasonBackendError, "backend %s returned a bad public key for %s: %v", e.b.Name(), label, err)
+	}
+	ml, _, rej := e.mldsaKey(ctx, label)
+	if rej != nil {
+		return nil, rej
+	}
+	ca, _ := compositeAlg(alg)
+	comp, err := pq.PublicKey(ca, ml, pub)
+	if err != nil {
+		return nil, rejectf(ReasonBackendError, "composite public key of %s: %v", label, err)
+	}
+	kp.trad, kp.tradBytes, kp.mldsa, kp.compAlg, kp.composite = pub, tb, ml, ca, comp
+	e.pubs.Store(label, kp)
+	return kp, nil
+}
+
+// mldsaKey derives the ML-DSA-65 key pair of label from the backend seed.
+func (e *Engine) mldsaKey(ctx context.Context, label string) (*mldsa65.PublicKey, *mldsa65.PrivateKey, *Reject) {
+	seed, err := e.b.DeriveSeed(ctx, MLDSAInfo(label))
+	if err != nil {
+		return nil, nil, rejectf(ReasonBackendError, "backend %s: deriving the ML-DSA seed of %s: %v", e.b.Name(), label, err)
+	}
+	pub, priv := pq.KeyFromSeed(seed)
+	clear(seed[:])
+	return pub, priv, nil
+}
+
+// reconcile makes sure the backend holds ks's current version (generating
+// it if policy names it and the backend lacks it) and that continuity
+// proofs exist for the versions the backend holds. Problems are recorded in
+// ks.err and res.KeyErrors.
+func (e *Engine) reconcile(ctx context.Context, ks *keyState, res *ApplyResult) {
+	label := ks.label()
+	fail := func(r *Reject) {
+		ks.err = r
+		res.KeyErrors[label] = r.Msg
+	}
+	if err := backend.CheckLabel(label); err != nil {
+		fail(rejectf(ReasonKeyNotFound, "%v", err))
+		return
+	}
+	_, rej := e.pub(ctx, label, ks.alg)
+	if rej != nil && rej.Reason == ReasonKeyNotFound && !ks.revoked {
+		_, err := e.b.GenerateKey(ctx, label, ks.alg)
+		switch {
+		case err == nil:
+			res.Generated = append(res.Generated, label)
+		case errors.Is(err, backend.ErrExists):
+			// Made concurrently by another process sharing the backend; use it.
+		case errors.Is(err, backend.ErrUnsupported):
+			fail(rejectf(ReasonAlgMismatch, "backend %s cannot make %s keys, so %s is unusable on this appliance", e.b.Name(), ks.alg, label))
+			return
+		default:
+			fail(rejectf(ReasonBackendError, "generating %s in backend %s: %v", label, e.b.Name(), err))
+			return
+		}
+		_, rej = e.pub(ctx, label, ks.alg)
+	}
+	if rej != nil {
+		if ks.revoked && rej.Reason == ReasonKeyNotFound {
+			return // a revoked key is never made; key_revoked answers for it
+		}
+		fail(rej)
+		return
+	}
+	if _, ok := compositeAlg(ks.alg); !ok {
+		return
+	}
+	for v := 2; v <= ks.version; v++ {
+		newL, oldL := versionLabel(ks.tenant, ks.name, v), versionLabel(ks.tenant, ks.name, v-1)
+		if p, ok := e.proofs[newL]; ok {
+			ks.proofs = append(ks.proofs, p)
+			continue
+		}
+		if _, r := e.pub(ctx, oldL, ks.alg); r != nil {
+			continue // this appliance never held the old version
+		}
+		if _, r := e.pub(ctx, newL, ks.alg); r != nil {
+			continue
+		}
+		p, r := e.continuity(ctx, ks, v)
+		if r != nil {
+			fail(r)
+			return
+		}
+		e.proofs[newL] = p
+		ks.proofs = append(ks.proofs, p)
+		res.Proofs = append(res.Proofs, newL)
+	}
+}
+
+// continuity writes the proof linking versions v-1 and v of ks.
+func (e *Engine) continuity(ctx context.Context, ks *keyState, v int) ([]byte, *Reject) {
+	oldL, newL := versionLabel(ks.tenant, ks.name, v-1), versionLabel(ks.tenant, ks.name, v)
+	oldP, rej := e.pub(ctx, oldL, ks.alg)
+	if rej != nil {
+		return nil, rej
+	}
+	newP, rej := e.pub(ctx, newL, ks.alg)
+	if rej != nil {
+		return nil, rej
+	}
+	c := &Continuity{
+		Type: ContinuityType, Appliance: e.id, Tenant: ks.tenant, Key: ks.name, Alg: string(ks.alg),
+		Old:       ContinuityKey{Version: v - 1, PublicKey: b64(oldP.tradBytes), KeyID: keyID(oldP.tradBytes), MLDSAPublicKey: b64(oldP.mldsa.Bytes())},
+		New:       ContinuityKey{Version: v, PublicKey: b64(newP.tradBytes), KeyID: keyID(newP.tradBytes), MLDSAPublicKey: b64(newP.mldsa.Bytes())},
+		CreatedAt: quorum.FormatTime(e.now()),
+	}
+	digest, err := canon.DigestOf(c)
+	if err != nil {
+		return nil, rejectf(ReasonBackendError, "continuity proof of %s: %v", newL, err)
+	}
+	msg, err := envelope.Message(ContinuityType, digest)
+	if err != nil {
+		return nil, rejectf(ReasonBackendError, "continuity proof of %s: %v", newL, err)
+	}
+	for _, side := range []struct {
+		label, role, mlRole string
+		p                   *keyPub
+	}{{oldL, RoleOld, RoleOldMLDSA, oldP}, {newL, RoleNew, RoleNewMLDSA, newP}} {
+		s, err := e.b.Signer(ctx, side.label)
+		if err != nil {
+			return nil, rejectf(ReasonBackendError, "continuity proof of %s: signer %s: %v", newL, side.label, err)
+		}
+		sig, err := signTrad(s, ks.alg, msg)
+		if err != nil {
+			return nil, rejectf(ReasonBackendError, "continuity proof of %s: signing with %s: %v", newL, side.label, err)
+		}
+		c.Signatures = append(c.Signatures, ProofSignature{Role: side.role, KeyID: keyID(side.p.tradBytes), Sig: b64(sig)})
+	}
+	for _, side := range []struct {
+		label, role string
+		p           *keyPub
+	}{{oldL, RoleOldMLDSA, oldP}, {newL, RoleNewMLDSA, newP}} {
+		_, priv, rej := e.mldsaKey(ctx, side.label)
+		if rej != nil {
+			return nil, rej
+		}
+		sig, err := pq.SignForMode(pq.ModePQOnly, oldP.compAlg, priv, nil, msg, nil)
+		if err != nil {
+			return nil, rejectf(ReasonBackendError, "continuity proof of %s: ML-DSA signing with %s: %v", newL, side.label, err)
+		}
+		c.Signatures = append(c.Signatures, ProofSignature{Role: side.role, KeyID: keyID(side.p.mldsa.Bytes()), Sig: b64(sig)})
+	}
+	out, err := canon.Marshal(c)
+	if err != nil {
+		return nil, rejectf(ReasonBackendError, "continuity proof of %s: %v", newL, err)
+	}
+	if _, err := VerifyContinuity(out); err != nil {
+		return nil, rejectf(ReasonBackendError, "continuity proof of %s does not verify: %v", newL, err)
+	}
+	return out, nil
+}
+
+// KeyInfo is what GET /v1/keys/{tenant}/{name} returns: everything public
+// about a tenant key on this appliance.
+type KeyInfo struct {
+	Tenant     string `json:"tenant"`
+	Name       string `json:"name"`
+	Alg        string `json:"alg"`
+	Version    int    `json:"version"` // current
+	Revoked    bool   `json:"revoked"`
+	MaxAgeDays int    `json:"max_age_days"`
+	IssuedAt   string `json:"issued_at"`
+	TooOld     bool   `json:"too_old"`
+	// PQMode is the tenant's mode in force: which form Sign makes and
+	// Verify accepts.
+	PQMode   string       `json:"pq_mode"`
+	Versions []KeyVersion `json:"versions"`
+	// Continuity holds the proofs (canonical JSON, see VerifyContinuity)
+	// linking consecutive versions this appliance holds, oldest first.
+	Continuity []RawJSON `json:"continuity"`
+}
+
+// KeyVersion is one version of a key this appliance holds. Byte fields are
+// standard base64 in JSON. AES keys have no public fields.
+type KeyVersion struct {
+	Version int    `json:"version"`
+	Label   string `json:"key"`
+	// PublicKey is the traditional key: raw Ed25519, or uncompressed SEC 1
+	// P-256; KeyID its hex SHA-256.
+	PublicKey []byte `json:"public_key,omitempty"`
+	KeyID     string `json:"key_id,omitempty"`
+	// MLDSAPublicKey is the ML-DSA-65 key derived for this version (the key
+	// of pq_only signatures); MLDSAKeyID its hex SHA-256.
+	MLDSAPublicKey []byte `json:"mldsa_public_key,omitempty"`
+	MLDSAKeyID     string `json:"mldsa_key_id,omitempty"`
+	// CompositeAlg and CompositePublicKey are the key of hybrid
+	// signatures (pq.PublicKey); CompositeKeyID its hex SHA-256.
+	CompositeAlg       string `json:"composite_alg,omitempty"`
+	CompositePublicKey []byte `json:"composite_public_key,omitempty"`
+	CompositeKeyID     string `json:"composite_key_id,omitempty"`
+}
+
+// RawJSON is JSON bytes that marshal as themselves.
+type RawJSON []byte
+
+// MarshalJSON returns r.
+func (r RawJSON) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("null"), nil
+	}
+	return r, nil
+}
+
+// PublicKey returns the public information of tenant's key name. It is not
+// an operation on the key and needs no capability; it is not audited.
+// Errors: not_ready, not_enrolled, key_not_found, backend_error.
+func (e *Engine) PublicKey(ctx context.Context, tenant, name string) (*KeyInfo, error) {
+	st, rej := e.begin()
+	if rej != nil {
+		return nil, rej
+	}
+	ks, rej := st.lookup(tenant, name)
+	if rej != nil {
+		return nil, rej
+	}
+	now := e.now()
+	info := &KeyInfo{Tenant: ks.tenant, Name: ks.name, Alg: string(ks.alg), Version: ks.version, Revoked: ks.revoked,
+		MaxAgeDays: int(ks.maxAge / (24 * time.Hour)), IssuedAt: quorum.FormatTime(ks.issued), TooOld: ks.tooOld(now),
+		PQMode: st.pol.TenantPQMode(ks.tenant), Versions: []KeyVersion{}, Continuity: []RawJSON{}}
+	for v := 1; v <= ks.version; v++ {
+		label := versionLabel(ks.tenant, ks.name, v)
+		kp, rej := e.pub(ctx, label, ks.alg)
+		if rej != nil {
+			if rej.Reason == ReasonKeyNotFound {
+				continue
+			}
+			return nil, rej
+		}
+		kv := KeyVersion{Version: v, Label: label}
+		if kp.trad != nil {
+			ml := kp.mldsa.Bytes()
+			kv.PublicKey, kv.KeyID = kp.tradBytes, keyID(kp.tradBytes)
+			kv.MLDSAPublicKey, kv.MLDSAKeyID = ml, keyID(ml)
+			kv.CompositeAlg, kv.CompositePublicKey, kv.CompositeKeyID = string(kp.compAlg), kp.composite, keyID(kp.composite)
+		}
+		info.Versions = append(info.Versions, kv)
+	}
+	for _, p := range ks.proofs {
+		info.Continuity = append(info.Continuity, RawJSON(p))
+	}
+	return info, nil
+}
+
+// lookup finds a policy key, refusing unknown tenants and keys.
+func (st *state) lookup(tenant, name string) (*keyState, *Reject) {
+	if _, ok := st.pol.Tenants[tenant]; !ok {
+		return nil, rejectf(ReasonKeyNotFound, "tenant %s is not in policy version %d", quote(tenant), st.pol.Version)
+	}
+	ks, ok := st.keys[tenant+"/"+name]
+	if !ok {
+		return nil, rejectf(ReasonKeyNotFound, "tenant %s has no key %s in policy version %d", quote(tenant), quote(name), st.pol.Version)
+	}
+	return ks, nil
+}
+
+// begin returns the state an operation runs against, or why none may run.
+func (e *Engine) begin() (*state, *Reject) {
+	st := e.st.Load()
+	if st == nil {
+		return nil, errNoPolicy
+	}
+	if st.notReady != nil {
+		return nil, st.notReady
+	}
+	return st, nil
+}
