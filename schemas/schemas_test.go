@@ -43,7 +43,19 @@ var examples = map[string]string{
   "exp": "2026-03-01T12:00:00Z",
   "rps": 50,
   "nonce": "00112233445566778899aabbccddeeff",
-  "issued_at": "2026-03-01T11:00:00Z",
+  "issued_at": "2026-03-01T11:00:00Z"
+}`,
+	"mint_request": `{
+  "type": "mint_request",
+  "tenant": "acme",
+  "scope": ["sign"],
+  "alg": ["ed25519"],
+  "key": "acme/pay*",
+  "ttl_seconds": 600,
+  "rps": 10,
+  "single_use": false,
+  "issued_at": "2026-03-01T12:00:00Z",
+  "nonce": "00112233445566778899aabbccddeeff",
   "signatures": [
     {"role": "minter", "key_id": "dac073e0123bdea59dd9b3bda9cf6037f63aca82627d7abcd5c4ac29dd74003e", "sig": "YpHWV97sJAJIJ+acOr4BowzlSKKEdDpEXjaA19taw6wY/5tTjRbykK5n92CYTcZZSnwV6XFu0o3AJ77O6h7ECg=="}
   ]
@@ -99,7 +111,7 @@ func TestEverySchemaCompiles(t *testing.T) {
 	if len(kinds) != len(names) || len(kinds) == 0 {
 		t.Fatalf("kinds %v for files %v", kinds, names)
 	}
-	for _, want := range []string{"audit_record", "capability", "checkpoint", "signer_set"} {
+	for _, want := range []string{"audit_record", "capability", "checkpoint", "mint_request", "signer_set"} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("kind %s missing from %v", want, kinds)
 		}
@@ -214,6 +226,17 @@ func TestRejects(t *testing.T) {
 		{"capability", "key of no tenant", set("key", "*"), "$.key", "pattern"},
 		{"capability", "missing exp", del("exp"), "$", "required"},
 		{"capability", "tenant upper-case", set("tenant", "ACME"), "$.tenant", "pattern"},
+		{"capability", "signatures", set("signatures", []any{}), "$", "additionalProperties"},
+		{"capability", "token", set("token", "AgE..."), "$", "additionalProperties"},
+		{"mint_request", "no signature", set("signatures", []any{}), "$.signatures", "minItems"},
+		{"mint_request", "signature by another role", elem("signatures", 0, set("role", "custodian")), "$.signatures[0].role", "const"},
+		{"mint_request", "ttl zero", set("ttl_seconds", canon.Number("0")), "$.ttl_seconds", "minimum"},
+		{"mint_request", "rps zero (absent is the way to say none)", set("rps", canon.Number("0")), "$.rps", "minimum"},
+		{"mint_request", "empty alg list", set("alg", []any{}), "$.alg", "minItems"},
+		{"mint_request", "empty key", set("key", ""), "$.key", "pattern"},
+		{"mint_request", "missing nonce", del("nonce"), "$", "required"},
+		{"mint_request", "single_use as string", set("single_use", "no"), "$.single_use", "type"},
+		{"mint_request", "issued_at with offset", set("issued_at", "2026-03-01T13:00:00+01:00"), "$.issued_at", "pattern"},
 		{"audit_record", "rejected without reason", set("reason", ""), "$.reason", "minLength"},
 		{"audit_record", "ok with reason", set("outcome", "ok"), "$.reason", "const"},
 		{"audit_record", "unknown outcome", set("outcome", "denied"), "$.outcome", "enum"},

@@ -263,7 +263,21 @@ func build(t testing.TB) *world {
 		"signatures": []
 	}`), "", by(t, k["auditor-1"], quorum.RoleAuditor))
 
-	w.add(t, "capability minted for tenant acme", "DESIGN §3 caveats; schemas/capability.schema.json", parseObj(t, `{
+	w.add(t, "mint request by the tenant's minter key", "DESIGN §3; schemas/mint_request.schema.json", parseObj(t, `{
+		"type": "mint_request",
+		"tenant": "acme",
+		"scope": ["sign", "verify"],
+		"alg": ["ed25519", "mldsa65-ed25519"],
+		"key": "acme/payments-*",
+		"ttl_seconds": 3600,
+		"rps": 50,
+		"single_use": true,
+		"issued_at": "2026-03-01T11:00:00Z",
+		"nonce": "00112233445566778899aabbccddeeff",
+		"signatures": []
+	}`), "", by(t, minter, "minter"))
+
+	w.add(t, "capability minted for that request", "DESIGN §3 caveats; schemas/capability.schema.json (unsigned: the macaroon's HMAC authenticates the token)", parseObj(t, `{
 		"type": "capability",
 		"id": "4f1d2c3b4a5968778695a4b3c2d1e0f1",
 		"tenant": "acme",
@@ -272,10 +286,9 @@ func build(t testing.TB) *world {
 		"key": "acme/payments-*",
 		"exp": "2026-03-01T12:00:00Z",
 		"rps": 50,
-		"nonce": "00112233445566778899aabbccddeeff",
-		"issued_at": "2026-03-01T11:00:00Z",
-		"signatures": []
-	}`), "", by(t, k["minter-1"], "minter"))
+		"nonce": "7a1f0c3e9b2d4c5a8e6f1b0d2c3a4e5f",
+		"issued_at": "2026-03-01T11:00:00Z"
+	}`), "")
 
 	record := parseObj(t, `{
 		"type": "audit_record",

@@ -166,7 +166,7 @@ func TestDigestVectors(t *testing.T) {
 			}
 		})
 	}
-	for _, want := range []string{"signer_set", "proposal", "policy", "dispute", "capability", "audit_record", "checkpoint"} {
+	for _, want := range []string{"signer_set", "proposal", "policy", "dispute", "mint_request", "capability", "audit_record", "checkpoint"} {
 		if !slices.Contains(types, want) {
 			t.Errorf("no vector of type %s", want)
 		}
