@@ -712,12 +712,17 @@ func genSignatures(t testing.TB, w *world) Signatures {
 	}
 
 	goodY, badY := smallY(t)
+	sPlusL := po
+	sPlusL.Sig = base64.StdEncoding.EncodeToString(addL(t, rawSig))
 	enc := base64.StdEncoding.EncodeToString
 	f.Invalid = []SignatureVector{
 		{Name: "signature over the proposal's digest with the signer_set prefix, checked as a proposal", Check: "entry",
 			Type: "proposal", Digest: prop.Digest, Message: prop.Message, Key: k1.Name, Entry: &overSignerSet, Expect: ExpectBadSignature},
 		{Name: "signature over the proposal checked as a signer set with the same digest", Check: "entry",
 			Type: "signer_set", Digest: prop.Digest, Message: "ron-kms/v1 signer_set " + strings.TrimPrefix(prop.Digest, "sha256:"), Key: k1.Name, Entry: &po, Expect: ExpectBadSignature},
+		{Name: "non-canonical S (S + L): the same signature to a lenient verifier", Check: "entry",
+			Type: "proposal", Digest: prop.Digest, Message: prop.Message, Key: k1.Name, Entry: &sPlusL, Expect: ExpectBadSignature,
+			Note: "RFC 8032 §5.1.7 requires S < L; crypto/ed25519 and ed25519-dalek 2 refuse it"},
 		{Name: "key_id names another key than the one that signed", Check: "entry",
 			Type: "proposal", Digest: prop.Digest, Message: prop.Message, Key: k1.Name, Entry: &wrongID, Expect: ExpectKeyMismatch},
 		{Name: "signature over another object's digest", Check: "entry",
@@ -757,6 +762,22 @@ func genSignatures(t testing.TB, w *world) Signatures {
 		{Name: "duplicate field", Check: "parse", EntryJSON: `{"key_id":"` + po.KeyID + `","role":"policy-owner","role":"custodian","sig":"` + po.Sig + `"}`, Expect: ExpectMalformedEntry},
 	}
 	return f
+}
+
+// addL returns the signature with L (the group order) added to its S half:
+// a non-canonical S that a verifier must refuse.
+func addL(t testing.TB, sig []byte) []byte {
+	l := mustHex(t, "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+	out := append([]byte(nil), sig...)
+	carry := 0
+	for i := 0; i < 32; i++ {
+		v := int(sig[32+i]) + int(l[i]) + carry
+		out[32+i], carry = byte(v), v>>8
+	}
+	if carry != 0 {
+		t.Fatal("S + L overflows")
+	}
+	return out
 }
 
 // yBytes is the 32-byte little-endian encoding of a small y, sign bit clear.
