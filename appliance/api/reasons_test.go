@@ -368,7 +368,9 @@ func TestEveryReason(t *testing.T) {
 		},
 		"sync_failed": func(t *testing.T) outcome {
 			s := std(t)
-			s.onSync = func(context.Context) error { return errors.New("fetching the governance repository: connection refused") }
+			s.onSync = func(context.Context) error {
+				return errors.New("fetching the governance repository: connection refused")
+			}
 			return outcome{r: s.syncCall(t), s: s}
 		},
 		"not_found": func(t *testing.T) outcome {
