@@ -296,4 +296,3 @@ func hasRevocation(st *verify.State, id string) bool {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-

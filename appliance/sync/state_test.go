@@ -64,9 +64,11 @@ func TestParseStateRejects(t *testing.T) {
 		t.Fatalf("good record: %v", err)
 	}
 	for name, edit := range map[string]func(string) string{
-		"wrong type":      func(s string) string { return strings.Replace(s, stateType, "policy", 1) },
-		"short commit":    func(s string) string { return strings.Replace(s, goodRecord.Commit, goodRecord.Commit[:12], 1) },
-		"upper commit":    func(s string) string { return strings.Replace(s, goodRecord.Commit, strings.ToUpper(goodRecord.Commit), 1) },
+		"wrong type":   func(s string) string { return strings.Replace(s, stateType, "policy", 1) },
+		"short commit": func(s string) string { return strings.Replace(s, goodRecord.Commit, goodRecord.Commit[:12], 1) },
+		"upper commit": func(s string) string {
+			return strings.Replace(s, goodRecord.Commit, strings.ToUpper(goodRecord.Commit), 1)
+		},
 		"version zero":    func(s string) string { return strings.Replace(s, `"policy_version": 3`, `"policy_version": 0`, 1) },
 		"version float":   func(s string) string { return strings.Replace(s, `"policy_version": 3`, `"policy_version": 3.5`, 1) },
 		"bad digest":      func(s string) string { return strings.Replace(s, goodRecord.PolicyDigest, "sha256:zz", 1) },
