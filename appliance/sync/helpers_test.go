@@ -117,12 +117,12 @@ func (r *remote) forcePush(base gitrepo.Hash) string {
 // can be told to refuse.
 type engine struct {
 	mu     gosync.Mutex
-	states []*verify.State
+	states []*Verified
 	refuse error
 	notify chan struct{} // if set, signalled after each accepted state
 }
 
-func (e *engine) OnVerified(ctx context.Context, st *verify.State) error {
+func (e *engine) OnVerified(ctx context.Context, st *Verified) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.refuse != nil {
@@ -138,7 +138,7 @@ func (e *engine) OnVerified(ctx context.Context, st *verify.State) error {
 	return nil
 }
 
-func (e *engine) last() *verify.State {
+func (e *engine) last() *Verified {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.states) == 0 {
@@ -291,7 +291,7 @@ func readRecord(t testing.TB, dir string) *record {
 	return r
 }
 
-func hasRevocation(st *verify.State, id string) bool {
+func hasRevocation(st *Verified, id string) bool {
 	return st != nil && slices.Contains(st.Policy.Revocations.Capabilities, id)
 }
 

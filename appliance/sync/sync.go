@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	gosync "sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/govtool/gitrepo"
 	"github.com/ron-kms/ron-kms/govtool/history"
+	"github.com/ron-kms/ron-kms/govtool/quorum"
 	"github.com/ron-kms/ron-kms/govtool/verify"
 )
 
@@ -70,11 +72,23 @@ type Options struct {
 	// non-nil error refuses the state (ReasonApplyRefused) and the previous
 	// one stays in force. It is never called concurrently. The state's
 	// values are shared with the Syncer and must not be modified.
-	OnVerified func(ctx context.Context, st *verify.State) error
+	OnVerified func(ctx context.Context, v *Verified) error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives one line per sync decision; slog.Default() when nil.
 	Logger *slog.Logger
+}
+
+// Verified is a verified governance head, as OnVerified receives it.
+type Verified struct {
+	*verify.State
+	// KeyIssued maps each key version in the policy, labelled
+	// "tenant/name/vN" (engine.Snapshot.KeyIssued), to when governance
+	// created it: the executed_at of the execution whose policy first
+	// named that version (the genesis commit's time for keys in policy
+	// version 1). It is rebuilt from the history on every start, so it
+	// does not depend on what this appliance saw before.
+	KeyIssued map[string]time.Time
 }
 
 // Status is what a Syncer last did, for /v1/status and /readyz.
@@ -111,7 +125,7 @@ type Syncer struct {
 	cfg        Config
 	audit      audit.Logger
 	m          *metrics.Metrics
-	onVerified func(context.Context, *verify.State) error
+	onVerified func(context.Context, *Verified) error
 	now        func() time.Time
 	log        *slog.Logger
 	remote     string // URL for messages, credentials redacted
@@ -120,6 +134,7 @@ type Syncer struct {
 	repo    *gitrepo.Repo
 	floor   *record          // last-verified.json
 	base    *verify.Verifier // the last verified state; nil until loaded
+	issued  issuance         // key versions' creation times as of base
 	applied bool             // base's state was accepted by OnVerified
 	refused string           // the refusal last audited, "" after a success
 
@@ -359,8 +374,9 @@ func (s *Syncer) fetch(ctx context.Context, repo *gitrepo.Repo) (gitrepo.Hash, e
 // root to the recorded commit, after checking that head still contains it.
 func (s *Syncer) load(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash, now time.Time) error {
 	v := verify.New(s.cfg.Pin, verify.Options{Now: now})
+	iss := issuance{m: map[string]time.Time{}}
 	if s.floor == nil {
-		s.base = v
+		s.base, s.issued = v, iss
 		return nil
 	}
 	p, err := gitrepo.ParseHash(s.floor.Commit)
@@ -376,7 +392,7 @@ func (s *Syncer) load(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash
 		}
 		descErr = err
 	}
-	steps, err := history.Verify(ctx, repo, v, p, history.Options{})
+	steps, err := walk(ctx, repo, v, p, &iss)
 	if err != nil {
 		var ve *verify.Error
 		switch {
@@ -404,7 +420,7 @@ func (s *Syncer) load(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash
 		return s.refuse(ctx, ReasonGovernanceInvalid, p, fmt.Sprintf("commit=%s policy_digest=%s recorded_digest=%s", p, st.PolicyDigest, s.floor.PolicyDigest),
 			fmt.Sprintf("commit %s verifies to policy version %d with digest %s, but this appliance recorded %s for it", short(p.String()), st.Policy.Version, st.PolicyDigest, s.floor.PolicyDigest), nil, now)
 	}
-	s.base = v
+	s.base, s.issued = v, iss
 	s.log.Info("re-verified the last verified commit from the pinned root", "commit", p.String(), "commits", len(steps), "policy_version", st.Policy.Version)
 	if descErr != nil {
 		return s.refuse(ctx, ReasonNotDescendant, head, fmt.Sprintf("head=%s last_verified=%s", head, p),
@@ -418,14 +434,15 @@ func (s *Syncer) load(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash
 func (s *Syncer) advance(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash, now time.Time) error {
 	if s.base.State().Commit == head.String() {
 		if !s.applied {
-			return s.apply(ctx, s.base, 0, now, false)
+			return s.apply(ctx, s.base, s.issued, 0, now, false)
 		}
 		s.succeeded(0, now)
 		return nil
 	}
 	c := s.base.Clone()
 	c.SetNow(now)
-	steps, err := history.Verify(ctx, repo, c, head, history.Options{})
+	iss := s.issued.clone()
+	steps, err := walk(ctx, repo, c, head, &iss)
 	if err != nil {
 		var nd *gitrepo.NotDescendantError
 		var ve *verify.Error
@@ -443,10 +460,10 @@ func (s *Syncer) advance(ctx context.Context, repo *gitrepo.Repo, head gitrepo.H
 	}
 	if c.State().Policy == nil {
 		// Commits, but no genesis yet: nothing to enforce.
-		s.base = c
+		s.base, s.issued = c, iss
 		return s.failed(&NotReadyError{Msg: fmt.Sprintf("branch %q of %s has no governance genesis yet (signer-sets/0001.json and policy/policy.json): create it with govtool init and push it", s.cfg.Branch, s.remote)})
 	}
-	return s.apply(ctx, c, len(steps), now, false)
+	return s.apply(ctx, c, iss, len(steps), now, false)
 }
 
 // enforced is the policy version this appliance enforced: in this process
@@ -468,14 +485,14 @@ func (s *Syncer) enforced() int {
 // the state in force and records it. fallback is set when c is the last
 // verified state applied because a newer head was refused: the attempt's
 // outcome is then that refusal, not a success.
-func (s *Syncer) apply(ctx context.Context, c *verify.Verifier, nsteps int, now time.Time, fallback bool) error {
+func (s *Syncer) apply(ctx context.Context, c *verify.Verifier, iss issuance, nsteps int, now time.Time, fallback bool) error {
 	st := c.State()
 	head, _ := gitrepo.ParseHash(st.Commit)
 	if v := s.enforced(); st.Policy.Version < v {
 		return s.refuse(ctx, ReasonPolicyRollback, head, fmt.Sprintf("commit=%s policy_version=%d enforced_version=%d", st.Commit, st.Policy.Version, v),
 			fmt.Sprintf("policy version %d at %s is lower than version %d, which this appliance enforced", st.Policy.Version, short(st.Commit), v), nil, now)
 	}
-	if err := s.onVerified(ctx, st); err != nil {
+	if err := s.onVerified(ctx, &Verified{State: st, KeyIssued: iss.clone().m}); err != nil {
 		return s.refuse(ctx, ReasonApplyRefused, head, fmt.Sprintf("commit=%s policy_version=%d", st.Commit, st.Policy.Version),
 			fmt.Sprintf("the engine refused policy version %d: %v", st.Policy.Version, err), err, now)
 	}
@@ -483,7 +500,7 @@ func (s *Syncer) apply(ctx context.Context, c *verify.Verifier, nsteps int, now 
 	if s.applied {
 		prev = s.base.State().Commit
 	}
-	s.base, s.applied = c, true
+	s.base, s.issued, s.applied = c, iss, true
 
 	var errs []error
 	if s.floor == nil || s.floor.Commit != st.Commit {
@@ -507,6 +524,8 @@ func (s *Syncer) apply(ctx context.Context, c *verify.Verifier, nsteps int, now 
 		s.m.AuditErrors.Inc()
 		s.log.Error("could not audit the policy applied", "commit", st.Commit, "err", err)
 		errs = append(errs, fmt.Errorf("sync: policy version %d is in force but its audit record failed: %w", st.Policy.Version, err))
+	} else {
+		s.m.AuditRecords.Inc()
 	}
 	s.m.PolicyVersion.Set(float64(st.Policy.Version))
 	open, executed := 0, 0
@@ -588,6 +607,7 @@ func (s *Syncer) refuse(ctx context.Context, reason Reason, head gitrepo.Hash, d
 			s.m.AuditErrors.Inc()
 			s.log.Error("could not audit the refused governance head", "head", head.String(), "err", err)
 		} else {
+			s.m.AuditRecords.Inc()
 			s.refused = key
 		}
 	}
@@ -598,7 +618,7 @@ func (s *Syncer) refuse(ctx context.Context, reason Reason, head gitrepo.Hash, d
 		}
 	})
 	if !s.applied && s.base != nil && s.base.State().Policy != nil && reason != ReasonApplyRefused {
-		if err := s.apply(ctx, s.base, 0, now, true); err == nil {
+		if err := s.apply(ctx, s.base, s.issued, 0, now, true); err == nil {
 			s.log.Warn("enforcing the last verified policy", "commit", s.base.State().Commit, "policy_version", s.base.State().Policy.Version)
 		}
 	}
@@ -612,4 +632,49 @@ func verifyDetail(ve *verify.Error, head gitrepo.Hash) string {
 		d += " path=" + ve.Path
 	}
 	return d
+}
+
+// walk verifies v along the first-parent chain to `to` (history.Verify, the
+// one path) and records in iss when each key version first appears.
+func walk(ctx context.Context, repo *gitrepo.Repo, v *verify.Verifier, to gitrepo.Hash, iss *issuance) ([]history.Step, error) {
+	return history.Verify(ctx, repo, v, to, history.Options{
+		Progress: func(done, total int, c gitrepo.CommitInfo) { iss.observe(v.State()) },
+	})
+}
+
+// issuance maps key version labels to their creation time.
+type issuance struct {
+	m       map[string]time.Time
+	version int // policy version last observed
+}
+
+func (i issuance) clone() issuance {
+	return issuance{m: maps.Clone(i.m), version: i.version}
+}
+
+// observe records the key versions of st's policy not seen before, at the
+// time its execution records.
+func (i *issuance) observe(st *verify.State) {
+	p := st.Policy
+	if p == nil || p.Version == i.version {
+		return
+	}
+	i.version = p.Version
+	at := st.CommitTime
+	if p.Applied != nil {
+		if t, err := quorum.ParseTime(p.Applied.ExecutedAt); err == nil {
+			at = t
+		}
+	}
+	for tn, t := range p.Tenants {
+		if t == nil {
+			continue
+		}
+		for kn, k := range t.Keys {
+			label := fmt.Sprintf("%s/%s/v%d", tn, kn, k.Version)
+			if _, ok := i.m[label]; !ok {
+				i.m[label] = at
+			}
+		}
+	}
 }

@@ -476,3 +476,38 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestKeyIssuedFromHistory(t *testing.T) {
+	r := newRemote(t)
+	r.genesis()
+	t1 := r.h.Clock
+	r.execute("create key", "tenant:acme", "create_key=signing:ed25519", "po", "so")
+	r.revoke("cap-6") // a later execution does not move the key's time
+	t2 := r.h.Clock
+	r.execute("rotate key", "tenant:acme", "rotate_key=signing", "po", "so")
+	r.push()
+	want := map[string]time.Time{"acme/signing/v1": t1, "acme/signing/v2": t2}
+
+	dir := t.TempDir()
+	a := newAppliance(t, r.url, r.h.Pin(), dir)
+	a.mustSync(t)
+	check := func(got map[string]time.Time) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("KeyIssued = %v, want %v", got, want)
+		}
+		for l, w := range want {
+			if !got[l].Equal(w) {
+				t.Errorf("KeyIssued[%s] = %v, want %v", l, got[l], w)
+			}
+		}
+	}
+	check(a.eng.last().KeyIssued)
+	a.s.Close()
+
+	// After a restart the times come from the history again, not from
+	// when this appliance first saw the keys.
+	b := newAppliance(t, r.url, r.h.Pin(), dir)
+	b.mustSync(t)
+	check(b.eng.last().KeyIssued)
+}
