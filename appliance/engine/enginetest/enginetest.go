@@ -97,6 +97,9 @@ type Options struct {
 	Wrap func(backend.Backend) backend.Backend
 	// Engine adjusts the engine options.
 	Engine func(*engine.Options)
+	// AuditDir, if set, is where the audit log lives instead of a
+	// temporary directory (a benchmark may put it on another file system).
+	AuditDir string
 }
 
 // New opens a sealed-file backend and an audit log in t.TempDir() and
@@ -120,6 +123,9 @@ func New(t testing.TB, o Options) *Env {
 		b = o.Wrap(sb)
 	}
 	auditDir := filepath.Join(dir, "audit")
+	if o.AuditDir != "" {
+		auditDir = o.AuditDir
+	}
 	log, err := audit.OpenFile(auditDir, ApplianceID, clock.Now)
 	if err != nil {
 		t.Fatal(err)
