@@ -21,12 +21,15 @@ import (
 	vt "github.com/ron-kms/ron-kms/govtool/verify/verifytest"
 )
 
+var updateVerifyScripts = flag.Bool("update-verify-scripts", false, "rewrite the expected outputs of testdata/verify scripts (cmp) from what the commands print")
+
 // TestVerifyScripts runs the scenarios of testdata/verify: governance
 // histories written into real Git repositories by the `gov` command, then
 // checked with `govtool verify`, `status`, `diff` and `log`.
 func TestVerifyScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/verify",
+		Dir:           "testdata/verify",
+		UpdateScripts: *updateVerifyScripts,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("GIT_AUTHOR_NAME", "Test Signer")
@@ -76,6 +79,7 @@ func (s scriptTB) Fatalf(f string, args ...any) { s.ts.Fatalf(f, args...) }
 //	gov propose NAME SCOPE CHANGE...       an unsigned proposal; sets $NAME to its id
 //	gov approve NAME KEY...                adds signatures by the named keys
 //	gov execute NAME                       executes it (whether approved or not)
+//	gov withdraw NAME                      deletes its file
 //	gov tamper NAME SCOPE CHANGE           rewrites its changeset, keeping the signatures
 //	gov rotate -members ROLE=KEY,... -threshold N -old KEY,... -new KEY,... -approve KEY,...
 //	gov forge-policy SCOPE CHANGE          edits policy/policy.json without a proposal
@@ -162,6 +166,11 @@ func cmdGov(ts *testscript.TestScript, neg bool, args []string) {
 		started()
 		p := prop(args[1])
 		commit("execute "+p.ID, g.h.Execute(p)...)
+	case "withdraw":
+		need(1)
+		started()
+		p := prop(args[1])
+		commit("withdraw "+p.ID, verify.Change{Path: proposal.FilePath(p.ID), Deleted: true})
 	case "tamper":
 		need(3)
 		started()
@@ -218,7 +227,13 @@ func cmdGov(ts *testscript.TestScript, neg bool, args []string) {
 		g.h.Clock = g.h.Clock.Add(d)
 	case "head":
 		need(1)
-		h, err := g.repo.Resolve("HEAD")
+		repo := g.repo
+		if repo == nil {
+			var err error
+			repo, err = gitrepo.Open(ts.MkAbs("."))
+			ts.Check(err)
+		}
+		h, err := repo.Resolve("HEAD")
 		ts.Check(err)
 		ts.Setenv(args[1], h.String())
 	default:
