@@ -44,7 +44,9 @@ func FuzzRequestBodies(f *testing.F) {
 		if w.Code == http.StatusOK {
 			return
 		}
-		var e struct{ Error struct{ Reason, Message string } }
+		var e struct {
+			Error struct{ Reason, Message string }
+		}
 		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 			t.Fatalf("status %d, body %q is not a JSON error", w.Code, w.Body)
 		}
