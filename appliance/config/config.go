@@ -107,7 +107,13 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	c.resolve(filepath.Dir(path))
+	// Resolve against an absolute folder, so that what Load returns does not
+	// depend on the working directory staying the same.
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.resolve(base)
 	return c, nil
 }
 
@@ -147,6 +153,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Governance.URL == "" {
 		bad("governance.url is required")
+	} else if err := checkURL(c.Governance.URL); err != nil {
+		bad("governance.url: %v", err)
 	}
 	if c.Governance.Branch == "" {
 		bad("governance.branch is required")
@@ -177,6 +185,25 @@ func (c *Config) Validate() error {
 		bad("limits.request_timeout must be positive")
 	}
 	return errors.Join(errs...)
+}
+
+// checkURL accepts what the appliance can fetch from without credentials
+// helpers: https://, http://, file:// and a path. Credentials in the URL are
+// never echoed.
+func checkURL(u string) error {
+	if scheme, _, ok := strings.Cut(u, "://"); ok {
+		switch scheme {
+		case "https", "http", "file":
+			return nil
+		}
+		return fmt.Errorf("scheme %q is not supported: use https://, http://, file:// or a path", scheme)
+	}
+	// Git's scp-like SSH syntax (host:path, user@host:path) would otherwise
+	// be taken for a relative path.
+	if i := strings.IndexByte(u, ':'); i > 0 && !strings.ContainsRune(u[:i], '/') {
+		return errors.New("SSH addresses (host:path) are not supported: use https://, http://, file:// or a path")
+	}
+	return nil
 }
 
 func (c *Config) resolve(base string) {

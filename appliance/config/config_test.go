@@ -39,6 +39,8 @@ func TestRejects(t *testing.T) {
 		"no passphrase":  strings.Replace(good, `"passphrase_file": "pass"`, `"amnesia": false`, 1),
 		"bad id":         strings.Replace(good, `"app-1"`, `"App 1"`, 1),
 		"short interval": strings.Replace(good, `"url": "gov"`, `"url": "gov", "pull_interval": "1ms"`, 1),
+		"ssh url":        strings.Replace(good, `"url": "gov"`, `"url": "ssh://git@example.com/gov.git"`, 1),
+		"scp-like url":   strings.Replace(good, `"url": "gov"`, `"url": "git@example.com:org/gov.git"`, 1),
 	} {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -57,5 +59,20 @@ func TestReadSecretFile(t *testing.T) {
 	s, err := ReadSecretFile(p)
 	if err != nil || string(s) != "0123456789abcdef0123" {
 		t.Fatalf("%q %v", s, err)
+	}
+}
+
+func TestLoadRelativePathGivesAbsolutePaths(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "appliance.json"), []byte(good), 0o600)
+	t.Chdir(dir)
+	c, err := Load("appliance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{c.DataDir, c.Governance.URL, c.Backend.SealedFile.PassphraseFile, c.Audit.Dir} {
+		if !filepath.IsAbs(p) {
+			t.Errorf("%q is not absolute", p)
+		}
 	}
 }

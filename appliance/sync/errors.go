@@ -78,10 +78,22 @@ func short(h string) string {
 	return h
 }
 
-// redactURL removes a password or token from a URL for messages.
-func redactURL(raw string) string {
+// RedactURL returns raw with any password or token in it replaced by
+// "xxxxx", for logs, errors and printed configuration.
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// Unparseable: hide whatever precedes an '@'.
+		if at := strings.LastIndex(raw, "@"); at >= 0 {
+			scheme, _, ok := strings.Cut(raw[:at], "://")
+			if ok {
+				return scheme + "://xxxxx" + raw[at:]
+			}
+			return "xxxxx" + raw[at:]
+		}
+		return raw
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, ok := u.User.Password(); ok {
@@ -107,7 +119,7 @@ func redactErr(err error, raw string) error {
 	if err == nil {
 		return nil
 	}
-	safe := redactURL(raw)
+	safe := RedactURL(raw)
 	if safe == raw || !strings.Contains(err.Error(), raw) {
 		return err
 	}

@@ -217,7 +217,7 @@ func New(opts Options) (*Syncer, error) {
 		onVerified: opts.OnVerified,
 		now:        opts.Now,
 		log:        opts.Logger,
-		remote:     redactURL(c.URL),
+		remote:     RedactURL(c.URL),
 		floor:      floor,
 		trigger:    make(chan struct{}, 1),
 		done:       make(chan struct{}),
