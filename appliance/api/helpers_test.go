@@ -3,17 +3,20 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ron-kms/ron-kms/appliance/api"
+	"github.com/ron-kms/ron-kms/appliance/backend"
 	"github.com/ron-kms/ron-kms/appliance/engine"
 	"github.com/ron-kms/ron-kms/appliance/engine/enginetest"
 )
@@ -162,4 +165,60 @@ func metricValue(c prometheus.Collector) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+// gate wraps a real backend so that a test can hold signers inside it.
+type gate struct {
+	mu      sync.Mutex
+	hold    chan struct{} // nil: open
+	entered chan struct{}
+}
+
+func (g *gate) wrap(b backend.Backend) backend.Backend { return gatedBackend{b, g} }
+
+// close makes the next Sign calls wait until open, announcing each on entered.
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.hold, g.entered = make(chan struct{}), make(chan struct{}, 16)
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.hold)
+	g.hold = nil
+}
+
+func (g *gate) wait() {
+	g.mu.Lock()
+	hold, entered := g.hold, g.entered
+	g.mu.Unlock()
+	if hold != nil {
+		entered <- struct{}{}
+		<-hold
+	}
+}
+
+type gatedBackend struct {
+	backend.Backend
+	g *gate
+}
+
+func (b gatedBackend) Signer(ctx context.Context, label string) (crypto.Signer, error) {
+	s, err := b.Backend.Signer(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	return gatedSigner{s, b.g}, nil
+}
+
+type gatedSigner struct {
+	crypto.Signer
+	g *gate
+}
+
+func (s gatedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s.g.wait()
+	return s.Signer.Sign(r, digest, opts)
 }

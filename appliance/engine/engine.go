@@ -156,6 +156,8 @@ type Engine struct {
 
 	fairMu sync.Mutex
 	fair   map[string]uint64
+
+	inflight atomic.Int64
 }
 
 // state is one applied policy with everything derived from it. It is never
@@ -468,6 +470,20 @@ func (e *Engine) decide(ctx context.Context, rec *audit.Record, rej *Reject) (au
 		e.countReject(rej.Reason)
 	}
 	return receipt, rej
+}
+
+// admit counts a request in progress against policy's inflight cap. The
+// caller runs release when done, whether or not it was admitted.
+func (e *Engine) admit(rec *audit.Record) (release func(), rej *Reject) {
+	n := e.inflight.Add(1)
+	release = func() { e.inflight.Add(-1) }
+	if st := e.st.Load(); st != nil && n > int64(st.pol.Limits.InflightCap) {
+		rec.PolicyVersion, rec.GovernanceCommit = st.pol.Version, st.commit
+		r := rejectf(ReasonOverloaded, "%d requests are in progress, policy allows %d (limits.inflight_cap); retry shortly", n-1, st.pol.Limits.InflightCap)
+		r.RetryAfter = time.Second
+		return release, r
+	}
+	return release, nil
 }
 
 // Refuse audits and counts a refusal decided outside the engine's

@@ -141,7 +141,12 @@ type MintResult struct {
 // returned, so it never counts toward the ceiling unseen.
 func (e *Engine) Mint(ctx context.Context, req *MintRequest) (*MintResult, error) {
 	rec := audit.Record{Event: EventMint}
-	res, rej := e.mint(ctx, req, &rec)
+	release, rej := e.admit(&rec)
+	defer release()
+	var res *MintResult
+	if rej == nil {
+		res, rej = e.mint(ctx, req, &rec)
+	}
 	receipt, rej := e.decide(ctx, &rec, rej)
 	if rej != nil {
 		if res != nil {

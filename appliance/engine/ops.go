@@ -260,7 +260,12 @@ func (e *Engine) start(id string, rec *audit.Record) (*state, *Reject) {
 // The error is always a *Reject.
 func (e *Engine) Sign(ctx context.Context, token string, req SignRequest) (*SignResult, error) {
 	rec := audit.Record{Event: EventSign}
-	res, rej := e.sign(ctx, token, req, &rec)
+	release, rej := e.admit(&rec)
+	defer release()
+	var res *SignResult
+	if rej == nil {
+		res, rej = e.sign(ctx, token, req, &rec)
+	}
 	receipt, rej := e.decide(ctx, &rec, rej)
 	if rej != nil {
 		return nil, rej
@@ -407,7 +412,12 @@ type VerifyResult struct {
 // key age do not stop verify (K-G6); a revoked key does.
 func (e *Engine) Verify(ctx context.Context, token string, req VerifyRequest) (*VerifyResult, error) {
 	rec := audit.Record{Event: EventVerify}
-	res, rej := e.verify(ctx, token, req, &rec)
+	release, rej := e.admit(&rec)
+	defer release()
+	var res *VerifyResult
+	if rej == nil {
+		res, rej = e.verify(ctx, token, req, &rec)
+	}
 	if rej == nil {
 		rec.Detail = "valid"
 		if !res.Valid {
@@ -535,7 +545,12 @@ func digestOf(b []byte) string {
 // the digest of the ciphertext, never of the plaintext.
 func (e *Engine) Wrap(ctx context.Context, token string, req WrapRequest) (*WrapResult, error) {
 	rec := audit.Record{Event: EventWrap, Alg: string(backend.AES256GCM)}
-	res, rej := e.wrap(ctx, token, req, &rec)
+	release, rej := e.admit(&rec)
+	defer release()
+	var res *WrapResult
+	if rej == nil {
+		res, rej = e.wrap(ctx, token, req, &rec)
+	}
 	receipt, rej := e.decide(ctx, &rec, rej)
 	if rej != nil {
 		return nil, rej
@@ -576,7 +591,12 @@ func (e *Engine) wrap(ctx context.Context, token string, req WrapRequest, rec *a
 // authenticate is refused with unwrap_failed.
 func (e *Engine) Unwrap(ctx context.Context, token string, req UnwrapRequest) (*UnwrapResult, error) {
 	rec := audit.Record{Event: EventUnwrap, Alg: string(backend.AES256GCM)}
-	res, rej := e.unwrap(ctx, token, req, &rec)
+	release, rej := e.admit(&rec)
+	defer release()
+	var res *UnwrapResult
+	if rej == nil {
+		res, rej = e.unwrap(ctx, token, req, &rec)
+	}
 	receipt, rej := e.decide(ctx, &rec, rej)
 	if rej != nil {
 		if res != nil {

@@ -83,6 +83,9 @@ const (
 	ReasonWebhookUnauthorized Reason = "webhook_unauthorized"
 	// ReasonSyncFailed: a requested sync did not complete.
 	ReasonSyncFailed Reason = "sync_failed"
+	// ReasonOverloaded: more requests are in progress than policy's
+	// limits.inflight_cap; retry after RetryAfter.
+	ReasonOverloaded Reason = "overloaded"
 	// ReasonNotFound: no such route.
 	ReasonNotFound Reason = "not_found"
 	// ReasonMethodNotAllowed: the route exists for another method.
@@ -97,7 +100,7 @@ var ownReasons = []Reason{
 	ReasonAuditUnavailable, ReasonBackendError,
 	ReasonPolicyRollback, ReasonPolicyConflict, ReasonPolicyInvalid,
 	ReasonTooLarge, ReasonTimeout, ReasonWebhookUnauthorized, ReasonSyncFailed,
-	ReasonNotFound, ReasonMethodNotAllowed,
+	ReasonOverloaded, ReasonNotFound, ReasonMethodNotAllowed,
 }
 
 // Reasons returns the closed list of reasons: capability.Reasons followed by
@@ -131,6 +134,8 @@ func (r Reason) HTTPStatus() int {
 		return http.StatusConflict
 	case ReasonTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case ReasonOverloaded:
+		return http.StatusTooManyRequests
 	case ReasonNotReady, ReasonNotEnrolled, ReasonFrozen, ReasonAttestationFailed,
 		ReasonAuditUnavailable, ReasonBackendError, ReasonTimeout, ReasonSyncFailed:
 		return http.StatusServiceUnavailable
