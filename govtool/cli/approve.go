@@ -330,7 +330,7 @@ func runApprove(ctx context.Context, e *env, rf *repoFlags, kf *keyFlags, arg st
 		nextD, _ := next.Digest()
 		to := set.Tally(quorum.TypeSignerSet, nextD, next.Signatures)
 		tn := next.Tally(quorum.TypeSignerSet, nextD, next.Signatures)
-		fmt.Fprintf(w, "signer set version %d: %d of %d from version %d, %d of %d from version %d\n",
+		fmt.Fprintf(w, "signer set version %d: %d of %d needed from version %d, %d of %d needed from version %d\n",
 			next.Version, len(to.Counted), to.Want, set.Version, len(tn.Counted), tn.Want, next.Version)
 	}
 	if s.Approved && (next == nil || rotationSigned(set, next)) {
