@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	gosync "sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -374,5 +375,42 @@ func TestExampleConfigParses(t *testing.T) {
 	}
 	if c.Backend.Kind != "sealed-file" || c.Governance.WebhookSecretFile == "" {
 		t.Errorf("example.json does not show the settings the README explains: %+v", c)
+	}
+}
+
+// SIGTERM stops a running appliance gracefully through Main: exit 0. The
+// governance remote is empty, so the appliance runs but is not ready, and
+// /readyz says so.
+func TestMainStopsOnSIGTERM(t *testing.T) {
+	gittest.SetEnv(t)
+	_, url := gittest.NewBare(t)
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir, url, "sha256:"+strings.Repeat("1", 64))
+	addrFile := filepath.Join(dir, "addr")
+	var stdout, stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() { exit <- Main([]string{"--config", cfgPath, "--addr-file", addrFile}, &stdout, &stderr) }()
+	var addr string
+	waitFor(t, 30*time.Second, "address file", func() bool {
+		b, err := os.ReadFile(addrFile)
+		addr = strings.TrimSpace(string(b))
+		return err == nil && addr != ""
+	})
+	c := &client{t: t, base: "http://" + addr}
+	if code, b := c.do("GET", "/readyz", nil, nil); code != http.StatusServiceUnavailable || reasonOf(b) != "not_ready" {
+		t.Errorf("readyz on an empty governance repository: %d %s", code, b)
+	}
+	waitFor(t, 10*time.Second, "sync attempt logged", func() bool { return strings.Contains(stderr.String(), "remote repository is empty") })
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exit:
+		if code != ExitOK || !strings.Contains(stderr.String(), "msg=stopped") {
+			t.Fatalf("exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("SIGTERM did not stop the appliance")
 	}
 }
