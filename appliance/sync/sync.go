@@ -436,6 +436,9 @@ func (s *Syncer) advance(ctx context.Context, repo *gitrepo.Repo, head gitrepo.H
 		if !s.applied {
 			return s.apply(ctx, s.base, s.issued, 0, now, false)
 		}
+		if err := s.persist(s.base.State(), now); err != nil {
+			return s.failed(err)
+		}
 		s.succeeded(0, now)
 		return nil
 	}
@@ -503,15 +506,8 @@ func (s *Syncer) apply(ctx context.Context, c *verify.Verifier, iss issuance, ns
 	s.base, s.issued, s.applied = c, iss, true
 
 	var errs []error
-	if s.floor == nil || s.floor.Commit != st.Commit {
-		r := record{Commit: st.Commit, PolicyVersion: st.Policy.Version, PolicyDigest: st.PolicyDigest, RootDigest: s.cfg.Pin}
-		if err := writeState(s.cfg.Dir, r, now); err != nil {
-			// The state is in force; only the restart floor is stale.
-			s.log.Error("could not record the last verified commit; a restart will re-verify from the previous one", "err", err)
-			errs = append(errs, err)
-		} else {
-			s.floor = &r
-		}
+	if err := s.persist(st, now); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := s.audit.Append(ctx, audit.Record{
 		Event:            EventPolicyApplied,
@@ -551,6 +547,22 @@ func (s *Syncer) apply(ctx context.Context, c *verify.Verifier, iss issuance, ns
 		return errors.Join(errs...)
 	}
 	s.succeeded(nsteps, now)
+	return nil
+}
+
+// persist records st as the last verified commit unless it already is. A
+// failure leaves the state in force and only the restart floor stale; the
+// next sync tries again.
+func (s *Syncer) persist(st *verify.State, now time.Time) error {
+	if s.floor != nil && s.floor.Commit == st.Commit {
+		return nil
+	}
+	r := record{Commit: st.Commit, PolicyVersion: st.Policy.Version, PolicyDigest: st.PolicyDigest, RootDigest: s.cfg.Pin}
+	if err := writeState(s.cfg.Dir, r, now); err != nil {
+		s.log.Error("could not record the last verified commit; a restart would re-verify from the previous one", "err", err)
+		return err
+	}
+	s.floor = &r
 	return nil
 }
 

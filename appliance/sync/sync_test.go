@@ -511,3 +511,30 @@ func TestKeyIssuedFromHistory(t *testing.T) {
 	b.mustSync(t)
 	check(b.eng.last().KeyIssued)
 }
+
+// A state in force whose record could not be written is recorded by the
+// next sync, even when the head has not moved.
+func TestRecordRetried(t *testing.T) {
+	r := newRemote(t)
+	r.genesis()
+	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a.mustSync(t)
+	c2 := r.revoke("cap-11")
+	r.push()
+	// A directory where the record goes: the rename over it fails.
+	path := stateFile(a.dir)
+	os.Remove(path)
+	os.MkdirAll(filepath.Join(path, "blocker"), 0o700)
+	if err := a.s.SyncOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "writing state") {
+		t.Fatalf("a failed record was not reported: %v", err)
+	}
+	a.inForce(t, c2, 3) // in force all the same
+	if st := a.s.Status(); st.LastError == "" {
+		t.Errorf("status %+v", st)
+	}
+	os.RemoveAll(path)
+	a.mustSync(t)
+	if rec := readRecord(t, a.dir); rec.Commit != c2.String() {
+		t.Errorf("record not retried: %s", rec.Commit)
+	}
+}
