@@ -9,6 +9,16 @@
 // the engine accepts it. Anything less leaves the last verified state in
 // force.
 //
+// # What is applied
+//
+// OnVerified receives a Verified: the verifier's State and, for the engine's
+// key-age rule, when each key version was created (KeyIssued, rebuilt from
+// the history). Once it accepts, the commit is recorded on disk, the
+// metrics kms_policy_version, kms_proposals, kms_sync_total{outcome="ok"}
+// and kms_last_verified_sync_timestamp_seconds are updated, and an audit
+// record (event "policy_applied": policy version, commit, policy digest,
+// number of commits verified, previous commit) is written.
+//
 // # What is refused
 //
 // A head is refused, with a Reason, a log line, the metrics

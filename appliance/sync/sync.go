@@ -462,8 +462,9 @@ func (s *Syncer) advance(ctx context.Context, repo *gitrepo.Repo, head gitrepo.H
 		}
 	}
 	if c.State().Policy == nil {
-		// Commits, but no genesis yet: nothing to enforce.
-		s.base, s.issued = c, iss
+		// Commits, but no genesis yet: nothing to enforce. base stays at
+		// the root, so that a branch re-created before its genesis is not
+		// taken for a rewrite.
 		return s.failed(&NotReadyError{Msg: fmt.Sprintf("branch %q of %s has no governance genesis yet (signer-sets/0001.json and policy/policy.json): create it with govtool init and push it", s.cfg.Branch, s.remote)})
 	}
 	return s.apply(ctx, c, iss, len(steps), now, false)

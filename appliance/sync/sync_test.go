@@ -300,6 +300,14 @@ func TestEmptyRemoteNotReady(t *testing.T) {
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "no governance genesis") {
 		t.Fatalf("SyncOnce without genesis = %v", err)
 	}
+	// A branch re-created before its genesis is no rewrite: nothing was
+	// verified yet.
+	other := gittest.NewWorking(t, map[string][]byte{"README.md": []byte("a new start\n")})
+	gittest.Git(t, other, "push", "-q", "--force", r.url, "main")
+	err = a.s.SyncOnce(context.Background())
+	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "no governance genesis") {
+		t.Fatalf("SyncOnce after the branch was re-created = %v", err)
+	}
 
 }
 
