@@ -303,8 +303,8 @@ func b64(field string, s *string) ([]byte, *engine.Reject) {
 // refuses as malformed).
 func token(r *http.Request) string {
 	h := r.Header.Get("Authorization")
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
-		return t
+	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		return h[7:]
 	}
 	return ""
 }

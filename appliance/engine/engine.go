@@ -377,7 +377,7 @@ func (e *Engine) Apply(ctx context.Context, s Snapshot) (*ApplyResult, error) {
 		r.Event, r.CapabilityID, r.Detail = EventRevoke, id, "capability revoked by policy"
 		recs = append(recs, r)
 	}
-	if pol.Freeze != nil && pol.Freeze.Until != e.freeze {
+	if pol.Freeze != nil && pol.Freeze.Until != e.freeze && pol.Frozen(now) {
 		e.freeze = pol.Freeze.Until
 		if e.m != nil {
 			e.m.Freezes.Inc()

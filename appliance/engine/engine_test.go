@@ -368,7 +368,16 @@ func TestFreezeBlocksSignUntilItExpires(t *testing.T) {
 	if st := v.Engine.Status(v.Ctx); !st.Freeze.Active || st.Freeze.Reason != "incident 42" {
 		t.Errorf("status freeze %+v", st.Freeze)
 	}
+	if n := metricValue(v.Metrics.Freezes); n != 1 {
+		t.Errorf("kms_freezes_total = %v, want 1", n)
+	}
 	v.Clock.Advance(60 * time.Minute)
+	if _, err := v.Sync(); err != nil { // the same policy again: not a new freeze
+		t.Fatal(err)
+	}
+	if n := metricValue(v.Metrics.Freezes); n != 1 {
+		t.Errorf("kms_freezes_total after re-applying = %v, want 1", n)
+	}
 	tok = v.Token("acme", allOps, nil)
 	if _, err := v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: msg}); err != nil {
 		t.Errorf("sign after the freeze expired: %v", err)
