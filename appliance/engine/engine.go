@@ -158,6 +158,10 @@ type Engine struct {
 	fair   map[string]uint64
 
 	inflight atomic.Int64
+
+	attMu   sync.Mutex
+	attLast time.Time // time of the last attestation check
+	attOK   bool      // its outcome
 }
 
 // state is one applied policy with everything derived from it. It is never

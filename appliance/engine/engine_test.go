@@ -421,6 +421,13 @@ func TestAttestation(t *testing.T) {
 		if _, err := v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")}); err != nil {
 			t.Fatalf("attested backend: %v", err)
 		}
+		v.Clock.Advance(10 * time.Second)
+		if _, err := v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := metricValue(v.Metrics.AttestationReadyS); got != 10 {
+			t.Errorf("kms_attestation_ready_seconds_total = %v, want 10", got)
+		}
 		attErr = errors.New("PCR 7 changed")
 		_, err := v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")})
 		wantReject(t, err, engine.ReasonAttestationFailed)

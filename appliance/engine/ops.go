@@ -179,7 +179,9 @@ func (e *Engine) fresh(t *target, now time.Time) *Reject {
 	return nil
 }
 
-// attest runs the backend's attestation check.
+// attest runs the backend's attestation check and keeps the attestation
+// metrics: ready now, and seconds ready, counted between two checks that
+// both passed.
 func (e *Engine) attest(ctx context.Context) error {
 	a, ok := e.b.(backend.Attester)
 	var err error
@@ -189,6 +191,13 @@ func (e *Engine) attest(ctx context.Context) error {
 		err = fmt.Errorf("backend %s attestation fails: %v", e.b.Name(), err)
 	}
 	if e.m != nil {
+		now := e.now()
+		e.attMu.Lock()
+		if e.attOK && now.After(e.attLast) {
+			e.m.AttestationReadyS.Add(now.Sub(e.attLast).Seconds())
+		}
+		e.attLast, e.attOK = now, err == nil
+		e.attMu.Unlock()
 		e.m.AttestationReady.Set(b2f(err == nil))
 	}
 	return err
