@@ -49,6 +49,16 @@
 // attestation and the backend is not a backend.Attester or its check fails
 // (K-G6; verify continues), with a key version past its maximum age (also
 // wrap), with a superseded version (also wrap) and with a revoked key (every
-// operation). Policy checks run before the capability check, so a request
-// that policy refuses never consumes an rps token or a single-use nonce.
+// operation). More requests in progress than policy's limits.inflight_cap
+// are refused (overloaded). Policy checks run before the capability check,
+// so a request that policy refuses never consumes an rps token or a
+// single-use nonce. A signature that does not verify is a result of Verify
+// (Valid false), not a refusal: the request itself was served.
+//
+// # Key age
+//
+// A key version's age counts from Snapshot.KeyIssued, which SnapshotOf
+// fills from the executed proposals of the verified state, so it survives
+// restarts and is the same on every appliance; a version missing there is
+// counted from the first policy the engine applied that names it.
 package engine
