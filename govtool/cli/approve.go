@@ -265,7 +265,7 @@ func runApprove(ctx context.Context, e *env, rf *repoFlags, kf *keyFlags, arg st
 	signedProposal := slices.ContainsFunc(p.Signatures, func(s envelope.Signature) bool { return s.KeyID == kid })
 	if inOld && roleOK(oldM.Role) && !signedProposal {
 		if !counts(req, oldM.Role) && !isRot {
-			return failed(fmt.Errorf("a %s signature does not count toward a %s proposal (needs %s): not signing", oldM.Role, req.Class, needs(st, p)))
+			return failed(fmt.Errorf("a signature by the %s role does not count toward a %s proposal (it needs %s): not signing", oldM.Role, req.Class, needs(st, p)))
 		}
 		if counts(req, oldM.Role) {
 			sig, err := envelope.Sign(signer, oldM.Role, proposal.Type, d)
@@ -324,6 +324,10 @@ func runApprove(ctx context.Context, e *env, rf *repoFlags, kf *keyFlags, arg st
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "signed %s with key %s (committed %s)\n", strings.Join(did, " and "), shortKey(kid), h.Short())
+	fmt.Fprintf(w, "  digest %s:\n", d)
+	for _, c := range proposal.DescribeChange(st.Policy, p) {
+		fmt.Fprintf(w, "    %s\n", c)
+	}
 	s := l.v.Evaluate(p, now)
 	fmt.Fprintf(w, "proposal %s: %d signature(s) valid; needs %s\n", p.ID, len(s.Signed), needs(st, p))
 	if next != nil {

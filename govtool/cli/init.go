@@ -145,7 +145,8 @@ func newInitCmd(e *env) *cobra.Command {
   README.md (GOVERNANCE.md when a README exists)
 
 It prints the root digest: the digest of signer set version 1, which CI
-($GOVTOOL_ROOT_DIGEST) and every appliance (governance.root_digest) pin. Signatures
+(GOVTOOL_ROOT_DIGEST in the workflow) and every appliance
+(governance.root_digest) pin. Signatures
 are not part of a digest, so the root is fixed now. The verifier accepts the
 genesis only signed — set 1 and policy 1 each by a threshold of set 1 — so it
 waits under pending/ until a threshold of signers ran "govtool approve genesis"
