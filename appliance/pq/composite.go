@@ -344,3 +344,18 @@ func verifyTrad(p *params, pub crypto.PublicKey, m, sig []byte) bool {
 	}
 	return false
 }
+
+// MessageRepresentative returns M', the bytes each component of a composite
+// signature of alg signs for msg and ctx. It lets a verifier outside this
+// package (openssl, another language) check the traditional component on its
+// own, as the demo does.
+func MessageRepresentative(alg Alg, msg, ctx []byte) ([]byte, error) {
+	p, err := lookupComposite(alg)
+	if err != nil {
+		return nil, err
+	}
+	if len(ctx) > MaxContextSize {
+		return nil, ErrContextTooLong
+	}
+	return messageRepresentative(p, msg, ctx), nil
+}
