@@ -57,8 +57,8 @@
 //
 // # Key age
 //
-// A key version's age counts from Snapshot.KeyIssued, which SnapshotOf
-// fills from the executed proposals of the verified state, so it survives
-// restarts and is the same on every appliance; a version missing there is
-// counted from the first policy the engine applied that names it.
+// A key version's age counts from Snapshot.KeyIssued, which the sync loop
+// fills from the verified history, so it survives restarts and is the same
+// on every appliance; a version missing there is counted from the first
+// policy the engine applied that names it.
 package engine

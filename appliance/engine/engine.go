@@ -106,11 +106,12 @@ type Snapshot struct {
 	// Commit is the governance commit verified (40 or 64 lower-case hex).
 	Commit string
 	// KeyIssued maps a key version's label ("tenant/name/vN") to when
-	// governance created that version: the executed_at of the proposal
-	// that set it. Key age (max_age_days) is counted from it. For a version
-	// missing here the engine uses the executed_at of the first policy it
-	// applied that names the version (or the time of that Apply for the
-	// genesis policy), which after a restart can be later than the truth.
+	// governance created that version (appliance/sync records the
+	// executed_at of the first verified policy naming it). Key age
+	// (max_age_days) is counted from it. For a version missing here the
+	// engine uses the executed_at of the first policy it applied that names
+	// the version (the time of that Apply if it has none), which after a
+	// restart can be later than the truth: fill KeyIssued.
 	KeyIssued map[string]time.Time
 }
 

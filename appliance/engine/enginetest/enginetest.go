@@ -31,7 +31,6 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/proposal"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
-	"github.com/ron-kms/ron-kms/govtool/verify"
 )
 
 // ApplianceID is the id of the appliance Env runs.
@@ -86,8 +85,6 @@ type Env struct {
 	commits int
 	// Commit is the commit id of the last Sync.
 	Commit string
-	// executed are the proposals Change executed, for State.
-	executed map[string]*verify.ProposalState
 }
 
 // Options adjust New.
@@ -173,29 +170,9 @@ func (v *Env) Change(scope string, specs ...string) *policy.Policy {
 		if err != nil {
 			v.T.Fatalf("applying change %q: %v", spec, err)
 		}
-		id := fmt.Sprintf("p-%04d", next.Version)
-		if v.executed == nil {
-			v.executed = map[string]*verify.ProposalState{}
-		}
-		v.executed[id] = &verify.ProposalState{ID: id, Proposal: &proposal.Proposal{ID: id, Changeset: ops},
-			Status: verify.StatusExecuted, ExecutedAt: now.UTC().Truncate(time.Second), PolicyVersion: next.Version}
 		v.Policy = next
 	}
 	return v.Policy
-}
-
-// State returns the verified state of the latest policy, as the sync loop
-// would hand it over: the policy, its digest, a new commit id and the
-// proposals Change executed (only the fields engine.SnapshotOf reads).
-func (v *Env) State() *verify.State {
-	s := v.Snapshot(v.Policy)
-	props := map[string]*verify.ProposalState{}
-	for id, p := range v.executed {
-		if p.PolicyVersion <= v.Policy.Version {
-			props[id] = p
-		}
-	}
-	return &verify.State{Commit: s.Commit, Policy: v.Policy, PolicyDigest: s.PolicyDigest, Proposals: props}
 }
 
 // Snapshot returns the snapshot of p at a new commit id.
