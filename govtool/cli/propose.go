@@ -216,7 +216,7 @@ func needsAt(pol *policy.Policy, set *quorum.SignerSet, p *proposal.Proposal) st
 		}
 		return s
 	default:
-		return fmt.Sprintf("one signature by a %s, or %s", strings.Join(r.Roles, " or "), th)
+		return fmt.Sprintf("one signature by role %s, or %s", strings.Join(r.Roles, " or "), th)
 	}
 }
 

@@ -65,32 +65,38 @@ type showSig struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// showSigner is a member whose signature is missing.
+type showSigner struct {
+	Role  string `json:"role"`
+	KeyID string `json:"key_id"`
+}
+
 // showOut is `govtool show --format json`.
 type showOut struct {
-	ID            string          `json:"id"`
-	Status        string          `json:"status"`
-	Uncommitted   bool            `json:"uncommitted,omitempty"`
-	Digest        string          `json:"digest"`
-	Scope         string          `json:"scope"`
-	Author        string          `json:"author"`
-	Class         string          `json:"class"`
-	Required      int             `json:"required"`
-	Needs         string          `json:"needs"`
-	Changes       []string        `json:"changes"`
-	Rationale     string          `json:"rationale"`
-	Risk          string          `json:"risk"`
-	Rollback      string          `json:"rollback"`
-	Attachments   []string        `json:"attachments"`
-	Signatures    []showSig       `json:"signatures"`
-	Missing       []verify.Signer `json:"missing"`
-	Approved      bool            `json:"approved"`
-	CreatedAt     string          `json:"created_at"`
-	ExpiresAt     string          `json:"expires_at"`
-	TimeLeft      string          `json:"time_left"`
-	Problem       string          `json:"problem,omitempty"`
-	ExecutedIn    string          `json:"executed_in,omitempty"`
-	PolicyVersion int             `json:"policy_version,omitempty"`
-	Rotation      *showRotation   `json:"rotation,omitempty"`
+	ID            string        `json:"id"`
+	Status        string        `json:"status"`
+	Uncommitted   bool          `json:"uncommitted,omitempty"`
+	Digest        string        `json:"digest"`
+	Scope         string        `json:"scope"`
+	Author        string        `json:"author"`
+	Class         string        `json:"class"`
+	Required      int           `json:"required"`
+	Needs         string        `json:"needs"`
+	Changes       []string      `json:"changes"`
+	Rationale     string        `json:"rationale"`
+	Risk          string        `json:"risk"`
+	Rollback      string        `json:"rollback"`
+	Attachments   []string      `json:"attachments"`
+	Signatures    []showSig     `json:"signatures"`
+	Missing       []showSigner  `json:"missing"`
+	Approved      bool          `json:"approved"`
+	CreatedAt     string        `json:"created_at"`
+	ExpiresAt     string        `json:"expires_at"`
+	TimeLeft      string        `json:"time_left"`
+	Problem       string        `json:"problem,omitempty"`
+	ExecutedIn    string        `json:"executed_in,omitempty"`
+	PolicyVersion int           `json:"policy_version,omitempty"`
+	Rotation      *showRotation `json:"rotation,omitempty"`
 }
 
 type showRotation struct {
@@ -220,9 +226,10 @@ func runShow(ctx context.Context, e *env, rf *repoFlags, arg, format string) err
 	for _, a := range p.Attachments {
 		out.Attachments = append(out.Attachments, a.Name+" "+a.Digest)
 	}
-	out.Missing, out.Approved, out.Problem = s.Missing, s.Approved, s.Problem
-	if out.Missing == nil {
-		out.Missing = []verify.Signer{}
+	out.Approved, out.Problem = s.Approved, s.Problem
+	out.Missing = []showSigner{}
+	for _, m := range s.Missing {
+		out.Missing = append(out.Missing, showSigner{Role: m.Role, KeyID: m.KeyID})
 	}
 	out.CreatedAt, out.ExpiresAt = p.CreatedAt, p.ExpiresAt
 	out.TimeLeft = timeLeft(mustTime(p.ExpiresAt), now)
