@@ -136,7 +136,7 @@ Exit codes: 0 stopped by a signal, 1 failed (the message says why),
 	f.StringVar(&logFormat, "log-format", "text", "log format on standard error: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
 	f.StringVar(&addrFile, "addr-file", "", "once the API listens, write its address (host:port) to this file; for scripts that configure listen with port 0")
-	root.AddCommand(newCheckConfig(stdout, stderr))
+	root.AddCommand(newCheckConfig(stdout, stderr), newEnrollInfo(stdout, stderr), newClientCmd(stdout, stderr))
 	return root
 }
 

@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ron-kms/ron-kms/appliance/backend"
+	"github.com/ron-kms/ron-kms/appliance/backend/sealedfile"
+	kmsclient "github.com/ron-kms/ron-kms/appliance/client"
+	"github.com/ron-kms/ron-kms/appliance/config"
+	"github.com/ron-kms/ron-kms/appliance/pq"
+	"github.com/ron-kms/ron-kms/govtool/envelope"
+	"github.com/ron-kms/ron-kms/govtool/keys"
+)
+
+// AuditKeyLabel is the backend label of the appliance's audit key: the key
+// policy enrols (appliances/<id>.json) and checkpoints are signed with.
+const AuditKeyLabel = "audit"
+
+func newEnrollInfo(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "enroll-info --config FILE",
+		Short: "create the appliance's audit key in its backend and print the enrolment change",
+		Long: `enroll-info opens the backend named by the configuration, creates the
+appliance's audit key inside it if it does not exist yet (Ed25519, never
+exported), and prints the change a governance proposal executes to enrol this
+appliance (K-G1: an appliance serves only once policy enrols its backend,
+slot and audit key):
+
+  govtool propose --scope global --change 'enroll_appliance=<id>:<kind>:<key>:<slot>' …
+
+Run it before the appliance's first start (it must not run while the
+appliance holds the same sealed-file directory).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, _ := cmd.Flags().GetString("config")
+			if path == "" {
+				return errors.New("--config FILE is required")
+			}
+			c, err := config.Load(path)
+			if err != nil {
+				return failed(err)
+			}
+			if c.Backend.SealedFile.Amnesia {
+				fmt.Fprintln(stderr, "appliance: warning: amnesia mode: this audit key is lost when this command exits; enrol only a persistent backend")
+			}
+			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+				return failed(err)
+			}
+			ctx := cmd.Context()
+			b, err := sealedfile.Open(ctx, sealedfile.Config{Dir: c.Backend.SealedFile.Dir, PassphraseFile: c.Backend.SealedFile.PassphraseFile, Amnesia: c.Backend.SealedFile.Amnesia})
+			if err != nil {
+				return failed(err)
+			}
+			defer b.Close()
+			pub, _, err := b.PublicKey(ctx, AuditKeyLabel)
+			if errors.Is(err, backend.ErrNotFound) {
+				pub, err = b.GenerateKey(ctx, AuditKeyLabel, backend.Ed25519)
+			}
+			if err != nil {
+				return failed(err)
+			}
+			edPub, ok := pub.(ed25519.PublicKey)
+			if !ok {
+				return failed(fmt.Errorf("audit key is %T, want Ed25519", pub))
+			}
+			fmt.Fprintf(stdout, "enroll_appliance=%s:%s:%s:%s\n", c.ApplianceID, b.Name(), envelope.EncodePublicKey(edPub), c.Backend.Slot)
+			return nil
+		},
+	}
+	cmd.Flags().String("config", "", "configuration file")
+	return cmd
+}
+
+// clientFlags are shared by the client subcommands.
+type clientFlags struct {
+	url, tokenFile string
+}
+
+func (f *clientFlags) client() (*kmsclient.Client, error) {
+	if f.url == "" {
+		return nil, errors.New("--url is required (the appliance's http://host:port)")
+	}
+	c := &kmsclient.Client{BaseURL: f.url}
+	if f.tokenFile != "" {
+		t, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return nil, failed(err)
+		}
+		c.Token = strings.TrimSpace(string(t))
+	}
+	return c, nil
+}
+
+func (f *clientFlags) register(cmd *cobra.Command, token bool) {
+	cmd.Flags().StringVar(&f.url, "url", os.Getenv("RON_KMS_URL"), "appliance address, e.g. http://127.0.0.1:8443 (default $RON_KMS_URL)")
+	if token {
+		cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "file holding the capability (a bearer secret; keep it 0600)")
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func readMessage(msg, file string) ([]byte, error) {
+	switch {
+	case msg != "" && file != "":
+		return nil, errors.New("give --message or --message-file, not both")
+	case file != "":
+		return os.ReadFile(file)
+	case msg != "":
+		return []byte(msg), nil
+	}
+	return nil, errors.New("--message or --message-file is required")
+}
+
+func newClientCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "client",
+		Short: "talk to a running appliance: mint a capability, sign, verify, read keys",
+		Long: `client is a small command-line client of the appliance's HTTP API, for
+operators, scripts and the demo. Capabilities are bearer secrets: they are
+written to files with mode 0600, never printed unless asked.`,
+	}
+
+	var mf clientFlags
+	var minterKey, passFile, tenant, key, out string
+	var scope, algs []string
+	var ttl time.Duration
+	var rps int
+	var single bool
+	mint := &cobra.Command{
+		Use:   "mint --url URL --minter-key FILE --tenant T --scope sign[,verify…] --out TOKENFILE",
+		Short: "mint a capability with a tenant minter key listed in policy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := mf.client()
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return errors.New("--out TOKENFILE is required (the token is a secret and is not printed)")
+			}
+			s, err := keys.LoadSigner(cmd.Context(), minterKey, keys.LoadOptions{PassphraseFile: passFile})
+			if err != nil {
+				return failed(err)
+			}
+			defer s.Close()
+			res, err := c.Mint(cmd.Context(), s, kmsclient.MintOptions{Tenant: tenant, Scope: scope, Alg: algs, Key: key, TTL: ttl, RPS: rps, SingleUse: single})
+			if err != nil {
+				return failed(err)
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return failed(err)
+			}
+			if _, err := fmt.Fprintln(f, res.Token); err != nil {
+				f.Close()
+				return failed(err)
+			}
+			if err := f.Close(); err != nil {
+				return failed(err)
+			}
+			res.Token = ""
+			fmt.Fprintf(stderr, "capability %s for tenant %s, expires %s, written to %s\n", res.ID, res.Tenant, res.Expires, out)
+			return printJSON(stdout, map[string]any{"id": res.ID, "tenant": res.Tenant, "expires": res.Expires, "caveats": res.Caveats, "receipt": res.Receipt})
+		},
+	}
+	mf.register(mint, false)
+	mint.Flags().StringVar(&minterKey, "minter-key", "", "minter key: OpenSSH file, ssh-agent or pkcs11: URI")
+	mint.Flags().StringVar(&passFile, "passphrase-file", "", "passphrase of the minter key file")
+	mint.Flags().StringVar(&tenant, "tenant", "", "tenant")
+	mint.Flags().StringSliceVar(&scope, "scope", nil, "operations: sign, verify, wrap, unwrap")
+	mint.Flags().StringSliceVar(&algs, "alg", nil, "algorithms allowed (default any)")
+	mint.Flags().StringVar(&key, "key", "", "key pattern, e.g. acme/payments or acme/*")
+	mint.Flags().DurationVar(&ttl, "ttl", time.Hour, "lifetime, within the tenant's max TTL")
+	mint.Flags().IntVar(&rps, "rps", 0, "requests per second allowed (0: no limit caveat)")
+	mint.Flags().BoolVar(&single, "single-use", false, "the capability works once")
+	mint.Flags().StringVar(&out, "out", "", "file to write the token to (created 0600; must not exist)")
+
+	var sf clientFlags
+	var sTenant, sKey, msg, msgFile, sctx, sigOut string
+	sign := &cobra.Command{
+		Use:   "sign --url URL --token-file F --tenant T --key NAME (--message S | --message-file F)",
+		Short: "ask the appliance for a signature; prints the result as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			m, err := readMessage(msg, msgFile)
+			if err != nil {
+				return err
+			}
+			var cx []byte
+			if sctx != "" {
+				cx = []byte(sctx)
+			}
+			res, err := c.Sign(cmd.Context(), sTenant, sKey, m, cx, "")
+			if err != nil {
+				return failed(err)
+			}
+			if sigOut != "" {
+				if err := os.WriteFile(sigOut, res.Signature, 0o644); err != nil {
+					return failed(err)
+				}
+			}
+			return printJSON(stdout, res)
+		},
+	}
+	sf.register(sign, true)
+	sign.Flags().StringVar(&sTenant, "tenant", "", "tenant")
+	sign.Flags().StringVar(&sKey, "key", "", "key name")
+	sign.Flags().StringVar(&msg, "message", "", "message to sign")
+	sign.Flags().StringVar(&msgFile, "message-file", "", "file holding the message")
+	sign.Flags().StringVar(&sctx, "context", "", "application context (composite and ML-DSA signatures)")
+	sign.Flags().StringVar(&sigOut, "signature-out", "", "also write the raw signature to this file")
+
+	var pf clientFlags
+	var pTenant, pKey string
+	pub := &cobra.Command{
+		Use:   "pubkey --url URL --tenant T --key NAME",
+		Short: "print a key's public information, versions and continuity proofs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := pf.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.PublicKey(cmd.Context(), pTenant, pKey)
+			if err != nil {
+				return failed(err)
+			}
+			return printJSON(stdout, res)
+		},
+	}
+	pf.register(pub, true)
+	pub.Flags().StringVar(&pTenant, "tenant", "", "tenant")
+	pub.Flags().StringVar(&pKey, "key", "", "key name")
+
+	var lAlg, lPub, lSig, lMsg, lMsgFile, lCtx, export string
+	local := &cobra.Command{
+		Use:   "verify-local --alg ALG --public-key B64 --signature B64 (--message S | --message-file F)",
+		Short: "verify a signature here, without the appliance (Go standard library and circl)",
+		Long: `verify-local checks a signature the appliance returned without asking the
+appliance: plain Ed25519 with Go's standard library, composite ML-DSA
+(id-MLDSA65-Ed25519-SHA512, id-MLDSA65-ECDSA-P256-SHA512) and ML-DSA-65 with
+the same code any client can run. With --export-ed25519 DIR it also writes,
+for an Ed25519 composite, the message representative M', the Ed25519
+component and its public key as PEM, so that openssl can check that
+component on its own:
+
+  openssl pkeyutl -verify -pubin -inkey DIR/ed25519.pub.pem -rawin \
+      -in DIR/mprime.bin -sigfile DIR/ed25519.sig`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := readMessage(lMsg, lMsgFile)
+			if err != nil {
+				return err
+			}
+			pubB, err := base64.StdEncoding.DecodeString(lPub)
+			if err != nil {
+				return fmt.Errorf("--public-key: %v", err)
+			}
+			sigB, err := base64.StdEncoding.DecodeString(lSig)
+			if err != nil {
+				return fmt.Errorf("--signature: %v", err)
+			}
+			var cx []byte
+			if lCtx != "" {
+				cx = []byte(lCtx)
+			}
+			if lAlg == "ed25519" {
+				if len(pubB) != ed25519.PublicKeySize || !ed25519.Verify(pubB, m, sigB) {
+					return failed(errors.New("signature does NOT verify"))
+				}
+				fmt.Fprintln(stdout, "signature verifies (ed25519, Go standard library)")
+				return nil
+			}
+			alg, err := pq.ParseAlg(lAlg)
+			if err != nil {
+				return err
+			}
+			if err := pq.Verify(alg, pubB, m, cx, sigB); err != nil {
+				return failed(fmt.Errorf("signature does NOT verify: %w", err))
+			}
+			fmt.Fprintf(stdout, "signature verifies (%s: both components)\n", alg)
+			if export != "" && alg == pq.MLDSA65Ed25519 {
+				mp, err := pq.MessageRepresentative(alg, m, cx)
+				if err != nil {
+					return failed(err)
+				}
+				_, tradSig, err := pq.SplitSignature(alg, sigB)
+				if err != nil {
+					return failed(err)
+				}
+				_, tradPub, err := pq.SplitPublicKey(alg, pubB)
+				if err != nil {
+					return failed(err)
+				}
+				der, err := x509.MarshalPKIXPublicKey(tradPub)
+				if err != nil {
+					return failed(err)
+				}
+				for name, data := range map[string][]byte{
+					"mprime.bin":      mp,
+					"ed25519.sig":     tradSig,
+					"ed25519.pub.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+				} {
+					if err := os.WriteFile(filepath.Join(export, name), data, 0o644); err != nil {
+						return failed(err)
+					}
+				}
+			}
+			return nil
+		},
+	}
+	local.Flags().StringVar(&lAlg, "alg", "", "ed25519, id-MLDSA65-Ed25519-SHA512, id-MLDSA65-ECDSA-P256-SHA512 or id-ML-DSA-65")
+	local.Flags().StringVar(&lPub, "public-key", "", "public key, standard base64 (as the sign result's public_key)")
+	local.Flags().StringVar(&lSig, "signature", "", "signature, standard base64")
+	local.Flags().StringVar(&lMsg, "message", "", "message")
+	local.Flags().StringVar(&lMsgFile, "message-file", "", "file holding the message")
+	local.Flags().StringVar(&lCtx, "context", "", "application context used when signing")
+	local.Flags().StringVar(&export, "export-ed25519", "", "directory to write M', the Ed25519 component and its PEM key (for openssl)")
+
+	root.AddCommand(mint, sign, pub, local)
+	return root
+}
