@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,8 +69,7 @@ func runMergeSignatures(e *env, basePath, oursPath, theirsPath string) error {
 	if _, err := readMergeFile(basePath); err != nil {
 		return envErr(err)
 	}
-	keys := knownKeys(e)
-	out, err := mergeSignatures(ours, theirs, keys)
+	out, err := mergeSignatures(ours, theirs, knownKeys(e))
 	if err != nil {
 		return failed(err)
 	}
@@ -98,10 +98,22 @@ func readMergeFile(path string) ([]byte, error) {
 	return data, nil
 }
 
+// knownKey is a public key and the roles signer sets give it.
+type knownKey struct {
+	pub   ed25519.PublicKey
+	roles []string
+}
+
+// keyring maps key ids to the keys the merge driver can check entries with.
+type keyring map[string]knownKey
+
 // mergeSignatures merges two versions of one signed object that may differ
-// only in their signatures. keys maps key ids to public keys for checking
-// entries; a signer set being merged adds its own members.
-func mergeSignatures(ours, theirs []byte, keys map[string]ed25519.PublicKey) ([]byte, error) {
+// only in their signatures. keys are the keys entries are checked with; a
+// signer set being merged adds its own members. Every entry must verify
+// under a known key and claim a role that key holds; one key signs with one
+// role, except on a signer set, which a member of the old and of the new set
+// signs once in each role.
+func mergeSignatures(ours, theirs []byte, keys keyring) ([]byte, error) {
 	if bytes.Equal(ours, theirs) {
 		return ours, nil
 	}
@@ -148,18 +160,27 @@ func mergeSignatures(ours, theirs []byte, keys map[string]ed25519.PublicKey) ([]
 	}
 	union := make([]envelope.Signature, 0, len(sa)+len(sb))
 	for _, s := range append(sa, sb...) {
-		pub, ok := keys[s.KeyID]
+		k, ok := keys[s.KeyID]
 		if !ok {
 			return nil, &mergeConflict{fmt.Sprintf("signature by key %s: the key is in no signer set of this checkout, so the entry cannot be checked", shortKey(s.KeyID))}
 		}
-		if err := envelope.Verify(pub, objType, da, s); err != nil {
+		if !slices.Contains(k.roles, s.Role) {
+			return nil, &mergeConflict{fmt.Sprintf("signature by key %s claims role %s; the key is %s", shortKey(s.KeyID), s.Role, strings.Join(k.roles, " and "))}
+		}
+		if err := envelope.Verify(k.pub, objType, da, s); err != nil {
 			return nil, &mergeConflict{fmt.Sprintf("signature by key %s does not verify: %v", shortKey(s.KeyID), err)}
 		}
 		dup := false
 		for _, u := range union {
-			if u.KeyID == s.KeyID && u.Role == s.Role {
+			if u.KeyID != s.KeyID {
+				continue
+			}
+			if u.Role == s.Role {
 				dup = true
 				break
+			}
+			if objType != quorum.TypeSignerSet {
+				return nil, &mergeConflict{fmt.Sprintf("key %s signed as %s and as %s: a key signs once", shortKey(s.KeyID), u.Role, s.Role)}
 			}
 		}
 		if !dup {
@@ -211,8 +232,8 @@ func entries(o canon.Object) ([]envelope.Signature, error) {
 // (the working directory, where Git runs merge drivers): committed sets and
 // pending ones. They only decide which entries look valid to the merge; the
 // verifier decides what counts.
-func knownKeys(e *env) map[string]ed25519.PublicKey {
-	keys := map[string]ed25519.PublicKey{}
+func knownKeys(e *env) keyring {
+	keys := keyring{}
 	var paths []string
 	for _, pattern := range []string{verify.SignerSetDir + "*.json", pendingDir + "*/" + verify.SignerSetDir + "*.json"} {
 		m, _ := filepath.Glob(filepath.FromSlash(pattern))
@@ -233,15 +254,26 @@ func knownKeys(e *env) map[string]ed25519.PublicKey {
 	return keys
 }
 
-func withMembers(keys map[string]ed25519.PublicKey, s *quorum.SignerSet) map[string]ed25519.PublicKey {
-	out := make(map[string]ed25519.PublicKey, len(keys)+len(s.Members))
+// withMembers returns keys with the members of s added.
+func withMembers(keys keyring, s *quorum.SignerSet) keyring {
+	out := make(keyring, len(keys)+len(s.Members))
 	for k, v := range keys {
-		out[k] = v
+		out[k] = knownKey{pub: v.pub, roles: slices.Clone(v.roles)}
 	}
 	for _, m := range s.Members {
-		if pub, err := m.PublicKeyBytes(); err == nil {
-			out[m.KeyID] = pub
+		pub, err := m.PublicKeyBytes()
+		if err != nil {
+			continue
 		}
+		k := out[m.KeyID]
+		if k.pub != nil && !k.pub.Equal(pub) {
+			continue // a key id that names another key: never trusted
+		}
+		k.pub = pub
+		if !slices.Contains(k.roles, m.Role) {
+			k.roles = append(k.roles, m.Role)
+		}
+		out[m.KeyID] = k
 	}
 	return out
 }

@@ -47,11 +47,11 @@ func (o mergeObject) signed(signers ...string) ([]byte, error) {
 	return canon.MarshalFile(o)
 }
 
-func testKeys(names ...string) map[string]ed25519.PublicKey {
-	m := map[string]ed25519.PublicKey{}
+func testKeys(names ...string) keyring {
+	m := keyring{}
 	for _, n := range names {
 		pub := vt.Key(n).Public().(ed25519.PublicKey)
-		m[envelope.KeyID(pub)] = pub
+		m[envelope.KeyID(pub)] = knownKey{pub: pub, roles: []string{"custodian"}}
 	}
 	return m
 }
@@ -96,7 +96,7 @@ func TestMergeSignatures(t *testing.T) {
 
 	conflicts := map[string]struct {
 		ours, theirs []byte
-		keys         map[string]ed25519.PublicKey
+		keys         keyring
 		want         string
 	}{
 		"changed body": {base.with(t, "a"), mergeObject{Type: "proposal", Body: "raise it more", Signatures: []envelope.Signature{}}.with(t, "b"), keys, "differ in more than their signatures"},
@@ -108,6 +108,34 @@ func TestMergeSignatures(t *testing.T) {
 			b := o.with(t, "b")
 			return []byte(strings.Replace(string(b), `"signer_set_x"`, `"proposal"`, 1))
 		}(), keys, "does not verify"},
+		"wrong role": {base.with(t, "a"), func() []byte {
+			o := mergeObject{Type: "proposal", Body: base.Body}
+			d, _ := canon.DigestOf(o)
+			sig, err := envelope.Sign(vt.Key("b"), "policy-owner", "proposal", d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Signatures = []envelope.Signature{sig}
+			b, _ := canon.MarshalFile(o)
+			return b
+		}(), keys, "claims role policy-owner; the key is custodian"},
+		"one key, two roles": {base.with(t, "a"), func() []byte {
+			o := mergeObject{Type: "proposal", Body: base.Body}
+			d, _ := canon.DigestOf(o)
+			sig, err := envelope.Sign(vt.Key("a"), "policy-owner", "proposal", d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Signatures = []envelope.Signature{sig}
+			b, _ := canon.MarshalFile(o)
+			return b
+		}(), func() keyring {
+			k := testKeys("a", "b")
+			a := k[id("a")]
+			a.roles = append(a.roles, "policy-owner")
+			k[id("a")] = a
+			return k
+		}(), "signed as custodian and as policy-owner"},
 		"not I-JSON":  {base.with(t, "a"), []byte(`{"type":"proposal","type":"proposal"}`), keys, "not strict I-JSON"},
 		"not objects": {[]byte(`[1]`), []byte(`[2]`), keys, "not JSON objects"},
 		"no type":     {[]byte(`{"a":1,"signatures":[]}`), []byte(`{"a":1}`), keys, "has no type"},
@@ -212,7 +240,7 @@ func FuzzMergeSignatures(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, s := range es {
-			if envelope.Verify(keys[s.KeyID], o["type"].(string), dOut, s) != nil {
+			if envelope.Verify(keys[s.KeyID].pub, o["type"].(string), dOut, s) != nil {
 				t.Fatalf("merged an entry that does not verify: %+v", s)
 			}
 		}
