@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
@@ -132,6 +133,31 @@ func readMessage(msg, file string) ([]byte, error) {
 	return nil, errors.New("--message or --message-file is required")
 }
 
+func saveSignature(dir, alg string, pub, sig []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"alg": alg, "public_key": base64.StdEncoding.EncodeToString(pub), "signature": base64.StdEncoding.EncodeToString(sig)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadSignature(dir string) (alg, pub, sig string, err error) {
+	read := func(name string) string {
+		if err != nil {
+			return ""
+		}
+		var b []byte
+		b, err = os.ReadFile(filepath.Join(dir, name))
+		return strings.TrimSpace(string(b))
+	}
+	alg, pub, sig = read("alg"), read("public_key"), read("signature")
+	return alg, pub, sig, err
+}
+
 func newClientCmd(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "client",
@@ -197,7 +223,7 @@ written to files with mode 0600, never printed unless asked.`,
 	mint.Flags().StringVar(&out, "out", "", "file to write the token to (created 0600; must not exist)")
 
 	var sf clientFlags
-	var sTenant, sKey, msg, msgFile, sctx, sigOut string
+	var sTenant, sKey, msg, msgFile, sctx, sigOut, save string
 	sign := &cobra.Command{
 		Use:   "sign --url URL --token-file F --tenant T --key NAME (--message S | --message-file F)",
 		Short: "ask the appliance for a signature; prints the result as JSON",
@@ -224,6 +250,11 @@ written to files with mode 0600, never printed unless asked.`,
 					return failed(err)
 				}
 			}
+			if save != "" {
+				if err := saveSignature(save, res.Alg, res.PublicKey, res.Signature); err != nil {
+					return failed(err)
+				}
+			}
 			return printJSON(stdout, res)
 		},
 	}
@@ -234,6 +265,7 @@ written to files with mode 0600, never printed unless asked.`,
 	sign.Flags().StringVar(&msgFile, "message-file", "", "file holding the message")
 	sign.Flags().StringVar(&sctx, "context", "", "application context (composite and ML-DSA signatures)")
 	sign.Flags().StringVar(&sigOut, "signature-out", "", "also write the raw signature to this file")
+	sign.Flags().StringVar(&save, "save", "", "also write alg, public_key and signature (base64) into this directory, for verify-local --from")
 
 	var pf clientFlags
 	var pTenant, pKey string
@@ -257,7 +289,7 @@ written to files with mode 0600, never printed unless asked.`,
 	pub.Flags().StringVar(&pTenant, "tenant", "", "tenant")
 	pub.Flags().StringVar(&pKey, "key", "", "key name")
 
-	var lAlg, lPub, lSig, lMsg, lMsgFile, lCtx, export string
+	var lAlg, lPub, lSig, lMsg, lMsgFile, lCtx, export, from string
 	local := &cobra.Command{
 		Use:   "verify-local --alg ALG --public-key B64 --signature B64 (--message S | --message-file F)",
 		Short: "verify a signature here, without the appliance (Go standard library and circl)",
@@ -276,6 +308,11 @@ component on its own:
 			m, err := readMessage(lMsg, lMsgFile)
 			if err != nil {
 				return err
+			}
+			if from != "" {
+				if lAlg, lPub, lSig, err = loadSignature(from); err != nil {
+					return failed(err)
+				}
 			}
 			pubB, err := base64.StdEncoding.DecodeString(lPub)
 			if err != nil {
@@ -340,8 +377,70 @@ component on its own:
 	local.Flags().StringVar(&lMsg, "message", "", "message")
 	local.Flags().StringVar(&lMsgFile, "message-file", "", "file holding the message")
 	local.Flags().StringVar(&lCtx, "context", "", "application context used when signing")
+	local.Flags().StringVar(&from, "from", "", "read alg, public key and signature from a directory written by sign --save")
 	local.Flags().StringVar(&export, "export-ed25519", "", "directory to write M', the Ed25519 component and its PEM key (for openssl)")
 
-	root.AddCommand(mint, sign, pub, local)
+	var wf clientFlags
+	var wait time.Duration
+	ready := &cobra.Command{
+		Use:   "wait-ready --url URL [--timeout 60s]",
+		Short: "wait until the appliance's /readyz answers 200, printing why it is not ready meanwhile",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := wf.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			last := ""
+			for {
+				err := c.Ready(ctx)
+				if err == nil {
+					fmt.Fprintln(stdout, "appliance is ready")
+					return nil
+				}
+				if msg := err.Error(); msg != last {
+					fmt.Fprintf(stderr, "not ready yet: %s\n", msg)
+					last = msg
+				}
+				select {
+				case <-ctx.Done():
+					return failed(fmt.Errorf("appliance not ready after %v: %s", wait, last))
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		},
+	}
+	wf.register(ready, false)
+	ready.Flags().DurationVar(&wait, "timeout", 60*time.Second, "how long to wait")
+
+	var yf clientFlags
+	var secretFile string
+	syncCmd := &cobra.Command{
+		Use:   "sync --url URL --secret-file F",
+		Short: "call POST /v1/sync as a Git host webhook would (HMAC-SHA256 signed); returns once the new head is verified and in force",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := yf.client()
+			if err != nil {
+				return err
+			}
+			secret, err := config.ReadSecretFile(secretFile)
+			if err != nil {
+				return failed(err)
+			}
+			res, err := c.Sync(cmd.Context(), secret)
+			if err != nil {
+				return failed(err)
+			}
+			fmt.Fprintf(stdout, "%s\n", res)
+			return nil
+		},
+	}
+	yf.register(syncCmd, false)
+	syncCmd.Flags().StringVar(&secretFile, "secret-file", "", "the webhook secret file named in the appliance config")
+
+	root.AddCommand(mint, sign, pub, local, ready, syncCmd)
 	return root
 }

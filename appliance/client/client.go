@@ -80,16 +80,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct {
-				Reason  string `json:"reason"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &e) != nil || e.Error.Reason == "" {
-			return &APIError{Status: resp.StatusCode, Reason: "unknown", Message: strings.TrimSpace(string(data))}
-		}
-		return &APIError{Status: resp.StatusCode, Reason: e.Error.Reason, Message: e.Error.Message}
+		return apiError(resp.StatusCode, data)
 	}
 	if out == nil {
 		return nil
@@ -184,4 +175,49 @@ func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// Ready returns nil when GET /readyz answers 200, else an error with the
+// appliance's reason.
+func (c *Client) Ready(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/readyz", nil, nil)
+}
+
+// Sync calls POST /v1/sync as a Git host webhook does, signing the body
+// with the shared secret (HMAC-SHA256, X-Hub-Signature-256). It returns once
+// the appliance has verified and applied the new head, or its refusal.
+func (c *Client) Sync(ctx context.Context, secret []byte) (json.RawMessage, error) {
+	body := []byte(`{"ref":"refs/heads/main","source":"ron-kms client"}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/v1/sync", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(api.SignatureHeader, api.WebhookSignature(secret, body))
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, apiError(resp.StatusCode, data)
+	}
+	return json.RawMessage(data), nil
+}
+
+func apiError(status int, data []byte) error {
+	var e struct {
+		Error struct {
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Error.Reason == "" {
+		return &APIError{Status: status, Reason: "unknown", Message: strings.TrimSpace(string(data))}
+	}
+	return &APIError{Status: status, Reason: e.Error.Reason, Message: e.Error.Message}
 }
