@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
@@ -231,94 +232,27 @@ func runApprove(ctx context.Context, e *env, rf *repoFlags, kf *keyFlags, arg st
 		return err
 	}
 	defer signer.Close()
-	oldM, inOld := set.Member(kid)
-	var newM quorum.Member
-	inNew := false
-	if next != nil {
-		newM, inNew = next.Member(kid)
+	sg, err := signFor(signer, kid, kf.role, st, p, req, next)
+	if err != nil {
+		return err
 	}
-	if !inOld && !inNew {
-		where := fmt.Sprintf("signer set version %d in force", set.Version)
-		if next != nil {
-			where += fmt.Sprintf(" nor in the proposed version %d", next.Version)
+	files := map[string][]byte{}
+	if sg.proposal {
+		if files[proposal.FilePath(p.ID)], err = p.File(); err != nil {
+			return failed(err)
 		}
-		return failed(fmt.Errorf("key %s is not in %s (members: %s): it cannot approve", shortKey(kid), where, describeMembers(set)))
 	}
-	if kf.role != "" && !(inOld && oldM.Role == kf.role) && !(inNew && newM.Role == kf.role) {
-		roles := []string{}
-		if inOld {
-			roles = append(roles, fmt.Sprintf("%s in version %d", oldM.Role, set.Version))
+	if sg.set {
+		if files[nextPath], err = canon.MarshalFile(next); err != nil {
+			return failed(err)
 		}
-		if inNew {
-			roles = append(roles, fmt.Sprintf("%s in version %d", newM.Role, next.Version))
-		}
-		return failed(fmt.Errorf("--role %s does not match key %s, which is %s", kf.role, shortKey(kid), strings.Join(roles, " and ")))
 	}
-	roleOK := func(r string) bool { return kf.role == "" || r == kf.role }
-
+	did := sg.did
 	d, err := p.Digest()
 	if err != nil {
 		return failed(err)
 	}
-	files := map[string][]byte{}
-	var did []string
-	signedProposal := slices.ContainsFunc(p.Signatures, func(s envelope.Signature) bool { return s.KeyID == kid })
-	if inOld && roleOK(oldM.Role) && !signedProposal {
-		if !counts(req, oldM.Role) && !isRot {
-			return failed(fmt.Errorf("a signature by the %s role does not count toward a %s proposal (it needs %s): not signing", oldM.Role, req.Class, needs(st, p)))
-		}
-		if counts(req, oldM.Role) {
-			sig, err := envelope.Sign(signer, oldM.Role, proposal.Type, d)
-			if err != nil {
-				return envErr(err)
-			}
-			p.Signatures = append(p.Signatures, sig)
-			data, err := p.File()
-			if err != nil {
-				return failed(err)
-			}
-			files[proposal.FilePath(p.ID)] = data
-			did = append(did, fmt.Sprintf("proposal %s as %s", p.ID, oldM.Role))
-		}
-	}
-	if next != nil {
-		nextD, err := next.Digest()
-		if err != nil {
-			return failed(err)
-		}
-		var roles []string
-		if inOld && quorum.IsQuorumRole(oldM.Role) && roleOK(oldM.Role) {
-			roles = append(roles, oldM.Role)
-		}
-		if inNew && quorum.IsQuorumRole(newM.Role) && roleOK(newM.Role) && !slices.Contains(roles, newM.Role) {
-			roles = append(roles, newM.Role)
-		}
-		for _, r := range roles {
-			if slices.ContainsFunc(next.Signatures, func(s envelope.Signature) bool { return s.KeyID == kid && s.Role == r }) {
-				continue
-			}
-			sig, err := envelope.Sign(signer, r, quorum.TypeSignerSet, nextD)
-			if err != nil {
-				return envErr(err)
-			}
-			next.Signatures = append(next.Signatures, sig)
-			did = append(did, fmt.Sprintf("signer set version %d as %s", next.Version, r))
-		}
-		if len(roles) > 0 {
-			data, err := canon.MarshalFile(next)
-			if err != nil {
-				return failed(err)
-			}
-			files[nextPath] = data
-		}
-	}
-	if len(did) == 0 {
-		if signedProposal || next != nil {
-			return failed(fmt.Errorf("key %s has already signed %s", shortKey(kid), p.ID))
-		}
-		return failed(fmt.Errorf("key %s has nothing to sign in %s as %s", shortKey(kid), p.ID, kf.role))
-	}
-	h, _, err := l.commit(ctx, e, files, fmt.Sprintf("approve %s (%s)\n\nSigned by key %s: %s.", p.ID, describeRole(oldM, newM, inOld, inNew), kid, strings.Join(did, "; ")))
+	h, _, err := l.commit(ctx, e, files, fmt.Sprintf("approve %s (%s)\n\nSigned by key %s: %s.", p.ID, sg.role, kid, strings.Join(did, "; ")))
 	if err != nil {
 		return err
 	}
@@ -387,14 +321,102 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-func describeRole(oldM, newM quorum.Member, inOld, inNew bool) string {
+// signed is what signFor added.
+type signed struct {
+	proposal, set bool     // the proposal, the next signer set
+	did           []string // in words
+	role          string   // the key's role, for the commit message
+}
+
+// signFor adds to p (and to next, the pending signer set of a rotation
+// proposal, or nil) the signatures that key kid may make, as role when role
+// is not "". It refuses a key in neither set, a role the key does not
+// hold, a role that cannot count toward p, and a key that has signed
+// everything it can already.
+func signFor(signer crypto.Signer, kid, role string, st *verify.State, p *proposal.Proposal, req policy.Requirement, next *quorum.SignerSet) (signed, error) {
+	var out signed
+	set, _ := st.SignerSet()
+	oldM, inOld := set.Member(kid)
+	var newM quorum.Member
+	inNew := false
+	if next != nil {
+		newM, inNew = next.Member(kid)
+	}
+	if !inOld && !inNew {
+		where := fmt.Sprintf("signer set version %d in force", set.Version)
+		if next != nil {
+			where += fmt.Sprintf(" nor in the proposed version %d", next.Version)
+		}
+		return out, failed(fmt.Errorf("key %s is not in %s (members: %s): it cannot approve", shortKey(kid), where, describeMembers(set)))
+	}
+	if role != "" && !(inOld && oldM.Role == role) && !(inNew && newM.Role == role) {
+		roles := []string{}
+		if inOld {
+			roles = append(roles, fmt.Sprintf("%s in version %d", oldM.Role, set.Version))
+		}
+		if inNew {
+			roles = append(roles, fmt.Sprintf("%s in version %d", newM.Role, next.Version))
+		}
+		return out, failed(fmt.Errorf("--role %s does not match key %s, which is %s", role, shortKey(kid), strings.Join(roles, " and ")))
+	}
+	roleOK := func(r string) bool { return role == "" || r == role }
 	if inOld {
-		return oldM.Role
+		out.role = oldM.Role
+	} else {
+		out.role = newM.Role + ", joining"
 	}
-	if inNew {
-		return newM.Role + ", joining"
+
+	d, err := p.Digest()
+	if err != nil {
+		return out, failed(err)
 	}
-	return "?"
+	signedProposal := slices.ContainsFunc(p.Signatures, func(s envelope.Signature) bool { return s.KeyID == kid })
+	if inOld && roleOK(oldM.Role) && !signedProposal {
+		if !counts(req, oldM.Role) && next == nil {
+			return out, failed(fmt.Errorf("a signature by the %s role does not count toward a %s proposal (it needs %s): not signing", oldM.Role, req.Class, needs(st, p)))
+		}
+		if counts(req, oldM.Role) {
+			sig, err := envelope.Sign(signer, oldM.Role, proposal.Type, d)
+			if err != nil {
+				return out, envErr(err)
+			}
+			p.Signatures = append(p.Signatures, sig)
+			out.proposal = true
+			out.did = append(out.did, fmt.Sprintf("proposal %s as %s", p.ID, oldM.Role))
+		}
+	}
+	if next != nil {
+		nextD, err := next.Digest()
+		if err != nil {
+			return out, failed(err)
+		}
+		var roles []string
+		if inOld && quorum.IsQuorumRole(oldM.Role) && roleOK(oldM.Role) {
+			roles = append(roles, oldM.Role)
+		}
+		if inNew && quorum.IsQuorumRole(newM.Role) && roleOK(newM.Role) && !slices.Contains(roles, newM.Role) {
+			roles = append(roles, newM.Role)
+		}
+		for _, r := range roles {
+			if slices.ContainsFunc(next.Signatures, func(s envelope.Signature) bool { return s.KeyID == kid && s.Role == r }) {
+				continue
+			}
+			sig, err := envelope.Sign(signer, r, quorum.TypeSignerSet, nextD)
+			if err != nil {
+				return out, envErr(err)
+			}
+			next.Signatures = append(next.Signatures, sig)
+			out.set = true
+			out.did = append(out.did, fmt.Sprintf("signer set version %d as %s", next.Version, r))
+		}
+	}
+	if len(out.did) == 0 {
+		if signedProposal || next != nil {
+			return out, failed(fmt.Errorf("key %s has already signed %s", shortKey(kid), p.ID))
+		}
+		return out, failed(fmt.Errorf("key %s has nothing to sign in %s as %s", shortKey(kid), p.ID, role))
+	}
+	return out, nil
 }
 
 func describeMembers(s *quorum.SignerSet) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/proposal"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
+	"github.com/ron-kms/ron-kms/govtool/verify"
 )
 
 func init() { extraCommands = append(extraCommands, newSignerSetCmd) }
@@ -29,6 +30,9 @@ type rotateArgs struct {
 	risk      string
 	rollback  string
 	author    string
+	keys      []string
+	passFile  string
+	execute   bool
 }
 
 func newSignerSetCmd(e *env) *cobra.Command {
@@ -62,9 +66,17 @@ in the commit that executes the proposal.
 --add takes ROLE=PUBKEY (a .pub file, an ssh-ed25519 line or base64);
 --remove takes a key id or a public key in any of those forms.
 
+With --key (repeatable) the given signers sign the proposal and the new set
+as they would with govtool approve. With --execute as well, the rotation is
+proposed, approved and executed in one commit, which the keys given must
+approve on their own (a threshold of the old set and of the new one): how a
+micronode whose weekly rotation is overdue — which the verifier lets no other
+governance commit pass — rotates its secondary signer with the owner's key.
+
 Refuses: a key added twice or already a member, a removed key that is not a
 member, a set that breaks the rules (threshold outside 1..quorum members,
-production below 2, no quorum member left).
+production below 2, no quorum member left), --execute without enough
+signatures.
 
 Example (the weekly micronode rotation of the secondary signer):
   govtool signer-set rotate --add security-officer=bob-2026w10.pub --remove bob-2026w09.pub`,
@@ -84,6 +96,9 @@ Example (the weekly micronode rotation of the secondary signer):
 	f.StringVar(&a.risk, "risk", "", "what could go wrong")
 	f.StringVar(&a.rollback, "rollback", "", "how to undo it")
 	f.StringVar(&a.author, "author", "", "'Name <email>' (default: $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>)")
+	f.StringArrayVar(&a.keys, "key", nil, "also sign the proposal and the new set with this key (file, ssh-agent or pkcs11: URI; repeatable)")
+	f.StringVar(&a.passFile, "passphrase-file", "", "passphrase of the --key files (mode 0600)")
+	f.BoolVar(&a.execute, "execute", false, "with --key: propose, approve and execute in one commit (the keys must meet every threshold)")
 	parent.AddCommand(rotate)
 	return parent
 }
@@ -196,16 +211,68 @@ func runRotate(ctx context.Context, e *env, rf *repoFlags, a rotateArgs) error {
 	if err != nil {
 		return failed(err)
 	}
+	if a.execute && len(a.keys) == 0 {
+		return usage("--execute needs the signers' keys: --key KEY for each")
+	}
+	var did []string
+	if len(a.keys) > 0 {
+		_, req, err := proposal.Classify(st.Policy, p)
+		if err != nil {
+			return failed(err)
+		}
+		for _, k := range a.keys {
+			kf := keyFlags{key: k, passphraseFile: a.passFile}
+			signer, kid, err := kf.load(ctx, memberIDs(cur, next))
+			if err != nil {
+				return err
+			}
+			sg, err := signFor(signer, kid, "", st, p, req, next)
+			signer.Close()
+			if err != nil {
+				return err
+			}
+			did = append(did, fmt.Sprintf("key %s: %s", shortKey(kid), strings.Join(sg.did, " and ")))
+		}
+		if pdata, err = p.File(); err != nil {
+			return failed(err)
+		}
+		if data, err = canon.MarshalFile(next); err != nil {
+			return failed(err)
+		}
+	}
 	nextPath := rotationPath(id, next.Version)
 	files := map[string][]byte{proposal.FilePath(id): pdata, nextPath: data}
-	h, _, err := l.commit(ctx, e, files, fmt.Sprintf("propose %s: %s", id, words))
+	msg := fmt.Sprintf("propose %s: %s", id, words)
+	if len(did) > 0 {
+		msg += "\n\nSigned by " + strings.Join(did, "; ") + "."
+	}
+	if a.execute {
+		if s := l.v.Evaluate(p, now); !s.Approved || !rotationSigned(cur, next) {
+			return failed(fmt.Errorf("the keys given do not approve the rotation on their own: %s", missingText(s, cur, next)))
+		}
+		if files, err = proposal.ExecutionFiles(st.Policy, p, now); err != nil {
+			return failed(err)
+		}
+		files[proposal.FilePath(id)] = pdata
+		files[verify.SignerSetPath(next.Version)] = data
+		nextPath = verify.SignerSetPath(next.Version)
+		msg = fmt.Sprintf("rotate %s: %s (proposed, approved and executed in one commit)\n\nSigned by %s.", id, words, strings.Join(did, "; "))
+	}
+	h, rep, err := l.commit(ctx, e, files, msg)
 	if err != nil {
 		return err
+	}
+	if a.execute {
+		fmt.Fprintf(e.stdout, "executed %s: policy version %d, %s (committed %s)\n", id, rep.PolicyVersion, words, h.Short())
+		return nil
 	}
 	d, _ := p.Digest()
 	w := e.stdout
 	fmt.Fprintf(w, "proposal %s (committed %s)\n", id, h.Short())
 	fmt.Fprintf(w, "  %s\n", words)
+	for _, x := range did {
+		fmt.Fprintf(w, "  signed by %s\n", x)
+	}
 	fmt.Fprintf(w, "  digest:    %s\n", d)
 	fmt.Fprintf(w, "  next set:  %s (%s)\n", nextPath, nextD)
 	fmt.Fprintf(w, "  needs:     the proposal: %s;\n", needs(st, p))
