@@ -71,7 +71,7 @@ for role in policy-owner security-officer custodian; do
   govtool keygen --role "$role" --out "$role.key" --passphrase-file passphrase | sed 's/^/     /'
 done
 say "and the tenant's capability minter makes one too:"
-govtool keygen --role operator --out minter.key --passphrase-file passphrase | head -1 | sed 's/^/     /'
+govtool keygen --role operator --out minter.key --passphrase-file passphrase | sed -n '1,1p' | sed 's/^/     /'
 # The raw 32-byte key is the last 32 bytes of the OpenSSH public key blob.
 minter_pub=$(awk '{print $2}' minter.key.pub | base64 -d | tail -c 32 | base64)
 
@@ -131,20 +131,20 @@ step "Proposal: enrol the appliance (sensitive: 2 of 3 signatures)"
 cd gov
 out=$(govtool propose --scope global --change "$enroll" --rationale "enrol the demo appliance")
 echo "$out" | sed 's/^/     /' | sed -n '1p;5,6p'
-id=$(ls -t proposals | head -1 | sed 's/\.json$//')
+id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 
 step "Proposals: tenant acme; then its signing key, PQ mode hybrid_or (phase 1) and its minter"
 out=$(govtool propose --scope tenant:acme --change create_tenant --rationale "onboard tenant acme")
 echo "$out" | sed 's/^/     /' | sed -n '1p;5,7p'
-id=$(ls -t proposals | head -1 | sed 's/\.json$//')
+id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 out=$(govtool propose --scope tenant:acme --change create_key=payments:ed25519 \
   --change pq_mode=hybrid_or --change "add_minter=$minter_pub" --rationale "acme: payments key, PQ phase 1, minter")
 echo "$out" | sed 's/^/     /' | sed -n '1p;5,9p'
-id=$(ls -t proposals | head -1 | sed 's/\.json$//')
+id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 run govtool verify
@@ -190,8 +190,8 @@ say "a tampered message does not verify (as it must)"
 
 step "Revoke the capability by proposal (revocation: one security-officer signature)"
 cd gov
-govtool propose --scope tenant:acme --change "revoke_capability=$cap_id" --rationale "demo: revoke" | head -3 | sed 's/^/     /'
-id=$(ls -t proposals | head -1 | sed 's/\.json$//')
+govtool propose --scope tenant:acme --change "revoke_capability=$cap_id" --rationale "demo: revoke" | sed -n '1,3p' | sed 's/^/     /'
+id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
 govtool approve "$id" --key ../security-officer.key --passphrase-file ../passphrase | tail -1 | sed 's/^/     /'
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 git push -q origin main
