@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -112,9 +111,12 @@ func parse(data []byte, strict bool) (any, error) {
 		}
 		return nil, &Error{Path: "$", Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("at byte offset %d", off)}
 	}
-	p := &parser{data: data, strict: strict}
+	// One copy of the input as a string: the strings and numbers of the
+	// tree that need no unescaping are slices of it, not one allocation
+	// each. (They keep the input's bytes alive as long as the tree.)
+	p := &parser{data: data, src: string(data), strict: strict}
 	p.skipSpace()
-	v, err := p.value("$", 0)
+	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +127,43 @@ func parse(data []byte, strict bool) (any, error) {
 	return v, nil
 }
 
-type parser struct {
-	data   []byte
-	pos    int
-	strict bool
+// pathSeg is one step of a JSON path: an object member or an array index.
+// The decoder and encoder keep the path to the current value as a stack of
+// steps and format it ("$", "$.members[1].key_id") only when an error names
+// it, so that a valid document costs no path strings.
+type pathSeg struct {
+	key   string // member name, when index < 0
+	index int    // array index, or -1 for an object member
 }
 
-func (p *parser) errf(path string, format string, args ...any) error {
-	return &Error{Path: path, Reason: ReasonSyntax, Detail: fmt.Sprintf(format, args...) + fmt.Sprintf(" (byte offset %d)", p.pos)}
+func formatPath(segs []pathSeg) string {
+	s := "$"
+	for _, g := range segs {
+		if g.index >= 0 {
+			s += "[" + strconv.Itoa(g.index) + "]"
+		} else {
+			s = childPath(s, g.key)
+		}
+	}
+	return s
+}
+
+type parser struct {
+	data   []byte
+	src    string // == string(data)
+	pos    int
+	strict bool
+	buf    []byte    // scratch for strings with escapes
+	path   []pathSeg // to the value being decoded
+}
+
+func (p *parser) at() string { return formatPath(p.path) }
+
+func (p *parser) push(g pathSeg) { p.path = append(p.path, g) }
+func (p *parser) pop()           { p.path = p.path[:len(p.path)-1] }
+
+func (p *parser) errf(format string, args ...any) error {
+	return &Error{Path: p.at(), Reason: ReasonSyntax, Detail: fmt.Sprintf(format, args...) + fmt.Sprintf(" (byte offset %d)", p.pos)}
 }
 
 func (p *parser) skipSpace() {
@@ -146,22 +177,26 @@ func (p *parser) skipSpace() {
 	}
 }
 
-func (p *parser) value(path string, depth int) (any, error) {
+func (p *parser) value(depth int) (any, error) {
 	if depth > MaxDepth {
-		return nil, &Error{Path: path, Reason: ReasonTooDeep, Detail: fmt.Sprintf("limit %d", MaxDepth)}
+		return nil, &Error{Path: p.at(), Reason: ReasonTooDeep, Detail: fmt.Sprintf("limit %d", MaxDepth)}
 	}
 	if p.pos >= len(p.data) {
-		return nil, p.errf(path, "unexpected end of input")
+		return nil, p.errf("unexpected end of input")
 	}
 	switch c := p.data[p.pos]; {
 	case c == '{':
-		return p.object(path, depth)
+		return p.object(depth)
 	case c == '[':
-		return p.array(path, depth)
+		return p.array(depth)
 	case c == '"':
-		return p.str(path)
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number(path)
+		return p.number()
 	case p.literal("true"):
 		return true, nil
 	case p.literal("false"):
@@ -169,19 +204,19 @@ func (p *parser) value(path string, depth int) (any, error) {
 	case p.literal("null"):
 		return nil, nil
 	default:
-		return nil, p.errf(path, "unexpected character %q", c)
+		return nil, p.errf("unexpected character %q", c)
 	}
 }
 
 func (p *parser) literal(word string) bool {
-	if strings.HasPrefix(string(p.data[p.pos:min(len(p.data), p.pos+len(word))]), word) {
+	if len(p.data)-p.pos >= len(word) && string(p.data[p.pos:p.pos+len(word)]) == word {
 		p.pos += len(word)
 		return true
 	}
 	return false
 }
 
-func (p *parser) object(path string, depth int) (any, error) {
+func (p *parser) object(depth int) (any, error) {
 	p.pos++ // '{'
 	obj := Object{}
 	p.skipSpace()
@@ -192,31 +227,31 @@ func (p *parser) object(path string, depth int) (any, error) {
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errf(path, "expected a string key")
+			return nil, p.errf("expected a string key")
 		}
-		k, err := p.str(path)
+		key, err := p.str()
 		if err != nil {
 			return nil, err
 		}
-		key := k.(string)
-		child := childPath(path, key)
+		p.push(pathSeg{key: key, index: -1})
 		if _, dup := obj[key]; dup {
-			return nil, &Error{Path: child, Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("key %q appears twice", key)}
+			return nil, &Error{Path: p.at(), Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("key %q appears twice", key)}
 		}
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.errf(child, "expected ':'")
+			return nil, p.errf("expected ':'")
 		}
 		p.pos++
 		p.skipSpace()
-		v, err := p.value(child, depth+1)
+		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
+		p.pop()
 		obj[key] = v
 		p.skipSpace()
 		if p.pos >= len(p.data) {
-			return nil, p.errf(path, "unexpected end of input in object")
+			return nil, p.errf("unexpected end of input in object")
 		}
 		switch p.data[p.pos] {
 		case ',':
@@ -225,12 +260,12 @@ func (p *parser) object(path string, depth int) (any, error) {
 			p.pos++
 			return obj, nil
 		default:
-			return nil, p.errf(path, "expected ',' or '}'")
+			return nil, p.errf("expected ',' or '}'")
 		}
 	}
 }
 
-func (p *parser) array(path string, depth int) (any, error) {
+func (p *parser) array(depth int) (any, error) {
 	p.pos++ // '['
 	arr := []any{}
 	p.skipSpace()
@@ -240,14 +275,16 @@ func (p *parser) array(path string, depth int) (any, error) {
 	}
 	for i := 0; ; i++ {
 		p.skipSpace()
-		v, err := p.value(fmt.Sprintf("%s[%d]", path, i), depth+1)
+		p.push(pathSeg{index: i})
+		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
+		p.pop()
 		arr = append(arr, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
-			return nil, p.errf(path, "unexpected end of input in array")
+			return nil, p.errf("unexpected end of input in array")
 		}
 		switch p.data[p.pos] {
 		case ',':
@@ -256,120 +293,150 @@ func (p *parser) array(path string, depth int) (any, error) {
 			p.pos++
 			return arr, nil
 		default:
-			return nil, p.errf(path, "expected ',' or ']'")
+			return nil, p.errf("expected ',' or ']'")
 		}
 	}
 }
 
-func (p *parser) str(path string) (any, error) {
+// str decodes the string that starts at p.pos. A string without escapes
+// (almost every string of a governance object) is one copy of its bytes;
+// the input was checked to be valid UTF-8 up front, so they are copied as
+// they are.
+func (p *parser) str() (string, error) {
 	p.pos++ // opening quote
-	var b strings.Builder
+	start := p.pos
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if c == '"' {
+			s := p.src[start:p.pos]
+			p.pos++
+			return s, nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		p.pos++
+	}
+	b := append(p.buf[:0], p.data[start:p.pos]...)
+	defer func() { p.buf = b[:0] }()
 	for {
 		if p.pos >= len(p.data) {
-			return nil, p.errf(path, "unterminated string")
+			return "", p.errf("unterminated string")
 		}
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
-			return b.String(), nil
+			return string(b), nil
 		case c < 0x20:
-			return nil, p.errf(path, "control character 0x%02x in string must be escaped", c)
+			return "", p.errf("control character 0x%02x in string must be escaped", c)
 		case c == '\\':
 			if p.pos+1 >= len(p.data) {
-				return nil, p.errf(path, "unterminated escape")
+				return "", p.errf("unterminated escape")
 			}
 			e := p.data[p.pos+1]
 			p.pos += 2
 			switch e {
 			case '"', '\\', '/':
-				b.WriteByte(e)
+				b = append(b, e)
 			case 'b':
-				b.WriteByte('\b')
+				b = append(b, '\b')
 			case 'f':
-				b.WriteByte('\f')
+				b = append(b, '\f')
 			case 'n':
-				b.WriteByte('\n')
+				b = append(b, '\n')
 			case 'r':
-				b.WriteByte('\r')
+				b = append(b, '\r')
 			case 't':
-				b.WriteByte('\t')
+				b = append(b, '\t')
 			case 'u':
-				r, err := p.hex4(path)
+				r, err := p.hex4()
 				if err != nil {
-					return nil, err
+					return "", err
 				}
 				switch {
 				case utf16.IsSurrogate(r) && r < 0xdc00:
 					// A high surrogate must be followed by an escaped low one.
 					if p.pos+6 > len(p.data) || p.data[p.pos] != '\\' || p.data[p.pos+1] != 'u' {
-						return nil, &Error{Path: path, Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("high surrogate \\u%04x without a low surrogate", r)}
+						return "", &Error{Path: p.at(), Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("high surrogate \\u%04x without a low surrogate", r)}
 					}
 					p.pos += 2
-					r2, err := p.hex4(path)
+					r2, err := p.hex4()
 					if err != nil {
-						return nil, err
+						return "", err
 					}
 					if r2 < 0xdc00 || r2 > 0xdfff {
-						return nil, &Error{Path: path, Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("high surrogate \\u%04x followed by \\u%04x", r, r2)}
+						return "", &Error{Path: p.at(), Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("high surrogate \\u%04x followed by \\u%04x", r, r2)}
 					}
-					b.WriteRune(utf16.DecodeRune(r, r2))
+					b = utf8.AppendRune(b, utf16.DecodeRune(r, r2))
 				case utf16.IsSurrogate(r):
-					return nil, &Error{Path: path, Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("low surrogate \\u%04x without a high surrogate", r)}
+					return "", &Error{Path: p.at(), Reason: ReasonLoneSurrogate, Detail: fmt.Sprintf("low surrogate \\u%04x without a high surrogate", r)}
 				default:
-					b.WriteRune(r)
+					b = utf8.AppendRune(b, r)
 				}
 			default:
-				return nil, p.errf(path, "invalid escape \\%c", e)
+				return "", p.errf("invalid escape \\%c", e)
 			}
 		default:
-			// Input is valid UTF-8 (checked up front); copy the rune.
-			_, size := utf8.DecodeRune(p.data[p.pos:])
-			b.Write(p.data[p.pos : p.pos+size])
-			p.pos += size
+			// Valid UTF-8 (checked up front): bytes of a multi-byte rune
+			// are all >= 0x80 and copied as they are.
+			b = append(b, c)
+			p.pos++
 		}
 	}
 }
 
-func (p *parser) hex4(path string) (rune, error) {
+func (p *parser) hex4() (rune, error) {
 	if p.pos+4 > len(p.data) {
-		return 0, p.errf(path, "short \\u escape")
+		return 0, p.errf("short \\u escape")
 	}
-	v, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 16)
-	if err != nil {
-		return 0, p.errf(path, "invalid \\u escape %q", p.data[p.pos:p.pos+4])
+	var v rune
+	for _, c := range p.data[p.pos : p.pos+4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, p.errf("invalid \\u escape %q", p.data[p.pos:p.pos+4])
+		}
+		v = v<<4 | rune(d)
 	}
 	p.pos += 4
-	return rune(v), nil
+	return v, nil
 }
 
+// maxFastDigits is the longest integer literal that needs no range check:
+// every integer below 10^15 is below 2^53 (≈ 9.007·10^15) and so exactly a
+// double.
+const maxFastDigits = 15
+
 // number scans a JSON number (RFC 8259 grammar) and checks its range.
-func (p *parser) number(path string) (any, error) {
+func (p *parser) number() (any, error) {
 	start := p.pos
 	if p.data[p.pos] == '-' {
 		p.pos++
 	}
-	digits := func() int {
-		n := 0
-		for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
-			p.pos++
-			n++
-		}
-		return n
-	}
 	intStart := p.pos
-	if digits() == 0 {
-		return nil, p.errf(path, "invalid number")
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		p.pos++
 	}
-	if p.data[intStart] == '0' && p.pos-intStart > 1 {
-		return nil, p.errf(path, "leading zero in number %q", p.data[start:p.pos])
+	nInt := p.pos - intStart
+	if nInt == 0 {
+		return nil, p.errf("invalid number")
+	}
+	if p.data[intStart] == '0' && nInt > 1 {
+		return nil, p.errf("leading zero in number %q", p.data[start:p.pos])
 	}
 	integer := true
 	if p.pos < len(p.data) && p.data[p.pos] == '.' {
 		p.pos++
 		integer = false
-		if digits() == 0 {
-			return nil, p.errf(path, "invalid fraction")
+		if p.digits() == 0 {
+			return nil, p.errf("invalid fraction")
 		}
 	}
 	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
@@ -378,32 +445,49 @@ func (p *parser) number(path string) (any, error) {
 		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
 			p.pos++
 		}
-		if digits() == 0 {
-			return nil, p.errf(path, "invalid exponent")
+		if p.digits() == 0 {
+			return nil, p.errf("invalid exponent")
 		}
 	}
-	lit := string(p.data[start:p.pos])
+	if integer && nInt <= maxFastDigits {
+		// In range by its length (maxFastDigits); the grammar above has
+		// excluded leading zeros. Only "-0" is left to refuse.
+		if p.strict && nInt == 1 && p.data[intStart] == '0' && start != intStart {
+			return nil, &Error{Path: p.at(), Reason: ReasonNonCanonicalNumber, Detail: `"-0" must be written 0`}
+		}
+		return Number(p.src[start:p.pos]), nil
+	}
+	lit := p.src[start:p.pos]
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is not a finite double", lit)}
+		return nil, &Error{Path: p.at(), Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is not a finite double", lit)}
 	}
 	if integer && math.Abs(f) > MaxSafeInteger {
 		// An integer literal an IEEE double would round (I-JSON, RFC 7493 §2.2).
-		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is outside ±(2^53-1)", lit)}
+		return nil, &Error{Path: p.at(), Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is outside ±(2^53-1)", lit)}
 	}
 	if !integer && f == math.Trunc(f) && math.Abs(f) > MaxSafeInteger && math.Abs(f) < 1e21 {
 		// RFC 8785 writes such a value as a plain integer ("1e20" becomes
 		// "100000000000000000000"), which the rule above rejects. Refuse it
 		// here too, so that the canonical form of anything accepted parses.
-		return nil, &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is an integer outside ±(2^53-1) written as a float", lit)}
+		return nil, &Error{Path: p.at(), Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is an integer outside ±(2^53-1) written as a float", lit)}
 	}
 	if integer && f == 0 && lit[0] == '-' && p.strict {
-		return nil, &Error{Path: path, Reason: ReasonNonCanonicalNumber, Detail: `"-0" must be written 0`}
+		return nil, &Error{Path: p.at(), Reason: ReasonNonCanonicalNumber, Detail: `"-0" must be written 0`}
 	}
 	if p.strict && !integer {
-		return nil, &Error{Path: path, Reason: ReasonNonCanonicalNumber, Detail: fmt.Sprintf("%s: governance numbers are integers written without fraction or exponent", lit)}
+		return nil, &Error{Path: p.at(), Reason: ReasonNonCanonicalNumber, Detail: fmt.Sprintf("%s: governance numbers are integers written without fraction or exponent", lit)}
 	}
 	return Number(lit), nil
+}
+
+func (p *parser) digits() int {
+	n := 0
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		p.pos++
+		n++
+	}
+	return n
 }
 
 func childPath(path, key string) string {

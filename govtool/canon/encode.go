@@ -2,6 +2,7 @@ package canon
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -21,7 +23,7 @@ const DigestPrefix = "sha256:"
 // or ParseStrict (or built of the same types).
 func Canonical(v any) ([]byte, error) {
 	var b bytes.Buffer
-	if err := encode(&b, v, "", "", "$"); err != nil {
+	if err := encode(&b, v, false); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -33,7 +35,7 @@ func Canonical(v any) ([]byte, error) {
 // form only makes diffs review well.
 func FileForm(v any) ([]byte, error) {
 	var b bytes.Buffer
-	if err := encode(&b, v, "\n", "  ", "$"); err != nil {
+	if err := encode(&b, v, true); err != nil {
 		return nil, err
 	}
 	b.WriteByte('\n')
@@ -43,19 +45,11 @@ func FileForm(v any) ([]byte, error) {
 // CheckFileForm reports whether data is exactly the file form of the object
 // it holds, so that CI rejects hand-edited or re-formatted files.
 func CheckFileForm(data []byte) error {
-	v, err := ParseStrict(data)
+	d, err := ParseDocument(data)
 	if err != nil {
 		return err
 	}
-	want, err := FileForm(v)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(data, want) {
-		line := 1 + bytes.Count(data[:firstDiff(data, want)], []byte("\n"))
-		return &Error{Path: "$", Reason: ReasonNotFileForm, Detail: fmt.Sprintf("first difference on line %d; rewrite it with govtool fmt", line)}
-	}
-	return nil
+	return d.CheckFileForm()
 }
 
 func firstDiff(a, b []byte) int {
@@ -71,23 +65,31 @@ func firstDiff(a, b []byte) int {
 // Digest returns "sha256:" + hex(SHA-256(JCS(v without its top-level
 // "signatures"))). v is a parsed value; it is not modified.
 func Digest(v any) (string, error) {
-	if obj, ok := v.(Object); ok {
-		if _, has := obj["signatures"]; has {
-			trimmed := make(Object, len(obj))
-			for k, x := range obj {
-				if k != "signatures" {
-					trimmed[k] = x
-				}
-			}
-			v = trimmed
-		}
-	}
-	c, err := Canonical(v)
-	if err != nil {
+	b := getScratch()
+	defer putScratch(b)
+	e := &encoder{b: b, skipTop: "signatures"}
+	if err := e.value(v, 0); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(c)
-	return DigestPrefix + hex.EncodeToString(sum[:]), nil
+	return digestOf(b.Bytes()), nil
+}
+
+// scratch holds buffers for encodings that are compared or hashed and then
+// dropped (Digest, Document.CheckFileForm). They hold only object bytes.
+var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getScratch() *bytes.Buffer { return scratch.Get().(*bytes.Buffer) }
+
+func putScratch(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // let an occasional huge one go
+		b.Reset()
+		scratch.Put(b)
+	}
+}
+
+func digestOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return DigestPrefix + hex.EncodeToString(sum[:])
 }
 
 // DigestBytes parses data strictly and returns its digest.
@@ -158,38 +160,44 @@ func ToTree(v any) (any, error) {
 // differ, e.g. through encoding/json's case-insensitive field matching or a
 // null where the type has no null.
 func Unmarshal(data []byte, v any) error {
-	tree, err := ParseStrict(data)
+	d, err := ParseDocument(data)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		reason := ReasonType
-		if strings.Contains(err.Error(), "unknown field") {
-			reason = ReasonUnknownField
-		}
-		return &Error{Path: "$", Reason: reason, Detail: strings.TrimPrefix(err.Error(), "json: ")}
-	}
-	in, err := Canonical(tree)
-	if err != nil {
-		return err
-	}
-	out, err := Marshal(v)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(in, out) {
-		return &Error{Path: "$", Reason: ReasonUnknownField, Detail: fmt.Sprintf("input does not round-trip as %T (a field is misspelt, null, or left where the format has none)", v)}
-	}
-	return nil
+	return d.Unmarshal(v)
 }
 
-func encode(b *bytes.Buffer, v any, nl, indent, path string) error {
-	return encodeAt(b, v, nl, indent, "", path)
+// encoder writes the JCS form (nl == false) or the file form (nl == true)
+// of a parsed value.
+type encoder struct {
+	b    *bytes.Buffer
+	file bool
+	// skipTop is a top-level member left out (Digest: "signatures").
+	skipTop string
+	path    []pathSeg // to the value being encoded, for errors
 }
 
-func encodeAt(b *bytes.Buffer, v any, nl, indent, cur, path string) error {
+func (e *encoder) at() string { return formatPath(e.path) }
+
+func encode(b *bytes.Buffer, v any, file bool) error {
+	e := &encoder{b: b, file: file}
+	return e.value(v, 0)
+}
+
+const spaces = "                                                                " // 64
+
+func (e *encoder) newline(depth int) {
+	if !e.file {
+		return
+	}
+	e.b.WriteByte('\n')
+	for n := 2 * depth; n > 0; n -= len(spaces) {
+		e.b.WriteString(spaces[:min(n, len(spaces))])
+	}
+}
+
+func (e *encoder) value(v any, depth int) error {
+	b := e.b
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("null")
@@ -203,11 +211,15 @@ func encodeAt(b *bytes.Buffer, v any, nl, indent, cur, path string) error {
 		if !utf8.ValidString(x) {
 			// Only a hand-built value gets here; writing it would replace
 			// the bad bytes with U+FFFD and sign something else.
-			return &Error{Path: path, Reason: ReasonInvalidUTF8, Detail: "string is not valid UTF-8"}
+			return &Error{Path: e.at(), Reason: ReasonInvalidUTF8, Detail: "string is not valid UTF-8"}
 		}
 		writeString(b, x)
 	case Number:
-		s, err := formatNumber(x, path)
+		if canonicalInteger(x) {
+			b.WriteString(string(x))
+			return nil
+		}
+		s, err := formatNumber(x, e.at)
 		if err != nil {
 			return err
 		}
@@ -218,71 +230,120 @@ func encodeAt(b *bytes.Buffer, v any, nl, indent, cur, path string) error {
 			return nil
 		}
 		b.WriteByte('[')
-		inner := cur + indent
-		for i, e := range x {
+		for i, el := range x {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(nl)
-			b.WriteString(inner)
-			if err := encodeAt(b, e, nl, indent, inner, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			e.newline(depth + 1)
+			e.path = append(e.path, pathSeg{index: i})
+			if err := e.value(el, depth+1); err != nil {
 				return err
 			}
+			e.path = e.path[:len(e.path)-1]
 		}
-		b.WriteString(nl)
-		b.WriteString(cur)
+		e.newline(depth)
 		b.WriteByte(']')
 	case Object:
-		if len(x) == 0 {
-			b.WriteString("{}")
-			return nil
-		}
-		keys := make([]string, 0, len(x))
+		var buf [16]string
+		keys := buf[:0]
 		for k := range x {
 			if !utf8.ValidString(k) {
-				return &Error{Path: path, Reason: ReasonInvalidUTF8, Detail: "key is not valid UTF-8"}
+				return &Error{Path: e.at(), Reason: ReasonInvalidUTF8, Detail: "key is not valid UTF-8"}
+			}
+			if depth == 0 && e.skipTop != "" && k == e.skipTop {
+				continue
 			}
 			keys = append(keys, k)
+		}
+		if len(keys) == 0 {
+			b.WriteString("{}")
+			return nil
 		}
 		// RFC 8785 §3.2.3: sort by UTF-16 code units.
 		slices.SortFunc(keys, compareUTF16)
 		b.WriteByte('{')
-		inner := cur + indent
 		for i, k := range keys {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(nl)
-			b.WriteString(inner)
+			e.newline(depth + 1)
 			writeString(b, k)
 			b.WriteByte(':')
-			if nl != "" {
+			if e.file {
 				b.WriteByte(' ')
 			}
-			if err := encodeAt(b, x[k], nl, indent, inner, childPath(path, k)); err != nil {
+			e.path = append(e.path, pathSeg{key: k, index: -1})
+			if err := e.value(x[k], depth+1); err != nil {
 				return err
 			}
+			e.path = e.path[:len(e.path)-1]
 		}
-		b.WriteString(nl)
-		b.WriteString(cur)
+		e.newline(depth)
 		b.WriteByte('}')
 	default:
-		return &Error{Path: path, Reason: ReasonType, Detail: fmt.Sprintf("cannot encode Go type %T", v)}
+		return &Error{Path: e.at(), Reason: ReasonType, Detail: fmt.Sprintf("cannot encode Go type %T", v)}
 	}
 	return nil
 }
 
+// compareUTF16 orders two valid UTF-8 strings by their UTF-16 code units
+// (RFC 8785 §3.2.3) without converting them.
+//
+// Why this is the UTF-16 order: let i be the first byte where a and b
+// differ (if none, the shorter string is a prefix of the other, in bytes,
+// in code points and in UTF-16 units, and sorts first). In valid UTF-8 the
+// equal prefix a[:i] == b[:i] splits into the same runes in both strings, so
+// the rune containing byte i starts at the same offset j in both (a lead
+// byte fixes the rune's length; were byte i a continuation byte in one
+// string and a lead byte in the other, the rune begun before i would be cut
+// short in that one, which is not valid UTF-8). The runes before j are equal,
+// so their UTF-16 units are equal, and the runes ra ≠ rb at j decide: their
+// UTF-16 encodings differ, and neither is a proper prefix of the other (a
+// one-unit encoding is a BMP code point that is not a surrogate, so it is
+// never the first unit of a pair), so the first differing unit lies within
+// them. Comparing utf16(ra) with utf16(rb) is therefore comparing a with b.
+//
+// Plain byte order would be wrong only there: UTF-8 byte order is code point
+// order, which puts U+E000..U+FFFF before U+10000.., while UTF-16 puts the
+// surrogate pairs (0xD800..) of U+10000.. before 0xE000..0xFFFF.
+// TestCompareUTF16 and FuzzCompareUTF16 check it against the conversion.
 func compareUTF16(a, b string) int {
-	ua, ub := utf16.Encode([]rune(a)), utf16.Encode([]rune(b))
-	return slices.Compare(ua, ub)
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	j := i
+	for j > 0 && !utf8.RuneStart(a[j]) {
+		j--
+	}
+	ra, _ := utf8.DecodeRuneInString(a[j:])
+	rb, _ := utf8.DecodeRuneInString(b[j:])
+	if ra < 0x10000 && rb < 0x10000 {
+		return cmp.Compare(ra, rb) // one unit each, equal to the code point
+	}
+	var ua, ub [2]uint16
+	return slices.Compare(utf16.AppendRune(ua[:0], ra), utf16.AppendRune(ub[:0], rb))
 }
 
-// writeString writes s with the JCS escapes (RFC 8785 §3.2.2.2).
+// writeString writes s, which is valid UTF-8, with the JCS escapes (RFC
+// 8785 §3.2.2.2): '"', '\\' and the controls below 0x20 are escaped, every
+// other byte is copied (the bytes of a multi-byte rune are all >= 0x80).
 func writeString(b *bytes.Buffer, s string) {
 	const hexDigits = "0123456789abcdef"
 	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b.WriteString(s[start:i])
+		start = i + 1
+		switch c {
 		case '"':
 			b.WriteString(`\"`)
 		case '\\':
@@ -298,27 +359,49 @@ func writeString(b *bytes.Buffer, s string) {
 		case '\t':
 			b.WriteString(`\t`)
 		default:
-			if r < 0x20 {
-				b.WriteString(`\u00`)
-				b.WriteByte(hexDigits[r>>4])
-				b.WriteByte(hexDigits[r&0xf])
-			} else {
-				b.WriteRune(r)
-			}
+			b.WriteString(`\u00`)
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
 		}
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
+}
+
+// canonicalInteger reports whether n is already its own JCS form: an
+// integer of at most maxFastDigits digits, without sign other than a "-"
+// before a non-zero value, without leading zero. Such a value is below
+// 10^15 < 2^53, so a double holds it exactly, and ECMAScript writes an
+// integer-valued double below 10^21 as its plain decimal digits — the
+// literal itself. FuzzFormatNumber checks it against formatNumber.
+func canonicalInteger(n Number) bool {
+	s := string(n)
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+		if s == "0" {
+			return false
+		}
+	}
+	if len(s) == 0 || len(s) > maxFastDigits || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // formatNumber serialises a number as ECMAScript's Number.prototype.toString
 // does (RFC 8785 §3.2.2.3).
-func formatNumber(n Number, path string) (string, error) {
+func formatNumber(n Number, at func() string) (string, error) {
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return "", &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%q is not a finite double", string(n))}
+		return "", &Error{Path: at(), Reason: ReasonNumberRange, Detail: fmt.Sprintf("%q is not a finite double", string(n))}
 	}
 	if !strings.ContainsAny(string(n), ".eE") && math.Abs(f) > MaxSafeInteger {
-		return "", &Error{Path: path, Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is outside ±(2^53-1)", n)}
+		return "", &Error{Path: at(), Reason: ReasonNumberRange, Detail: fmt.Sprintf("%s is outside ±(2^53-1)", n)}
 	}
 	return es6Number(f), nil
 }

@@ -1,0 +1,136 @@
+package canon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Document is governance bytes parsed strictly, once. A verifier checks a
+// file's form, decodes it into its Go type, validates it against its schema
+// and digests it; with a Document these steps share one parse instead of
+// parsing the same bytes again for each.
+//
+// A Document is read-only: neither the bytes given to ParseDocument nor the
+// tree Value returns may be modified while it is in use.
+type Document struct {
+	data []byte
+	tree any
+
+	digestOnce sync.Once
+	digest     string
+	digestErr  error
+}
+
+// ParseDocument parses data with ParseStrict and keeps both.
+func ParseDocument(data []byte) (*Document, error) {
+	tree, err := ParseStrict(data)
+	if err != nil {
+		return nil, err
+	}
+	return &Document{data: data, tree: tree}, nil
+}
+
+// Bytes returns the bytes the document was parsed from.
+func (d *Document) Bytes() []byte { return d.data }
+
+// Value returns the parsed value (Object, []any, string, Number, bool,
+// nil). It is shared: callers must not modify it.
+func (d *Document) Value() any { return d.tree }
+
+// Digest returns Digest(d.Value()), computed once.
+func (d *Document) Digest() (string, error) {
+	d.digestOnce.Do(func() { d.digest, d.digestErr = Digest(d.tree) })
+	return d.digest, d.digestErr
+}
+
+// CheckFileForm is CheckFileForm(d.Bytes()) without parsing them again.
+func (d *Document) CheckFileForm() error {
+	b := getScratch()
+	defer putScratch(b)
+	if err := encode(b, d.tree, true); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	if want := b.Bytes(); !bytes.Equal(d.data, want) {
+		line := 1 + bytes.Count(d.data[:firstDiff(d.data, want)], []byte("\n"))
+		return &Error{Path: "$", Reason: ReasonNotFileForm, Detail: fmt.Sprintf("first difference on line %d; rewrite it with govtool fmt", line)}
+	}
+	return nil
+}
+
+// Unmarshal is Unmarshal(d.Bytes(), v) without parsing the bytes again.
+func (d *Document) Unmarshal(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(d.data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		reason := ReasonType
+		if strings.Contains(err.Error(), "unknown field") {
+			reason = ReasonUnknownField
+		}
+		return &Error{Path: "$", Reason: reason, Detail: strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	out, err := ToTree(v)
+	if err != nil {
+		return err
+	}
+	// The round trip: the value decoded must encode back to the value
+	// parsed. Both trees come from ParseStrict, so equal trees are exactly
+	// equal canonical forms (see equal).
+	if !equal(d.tree, out) {
+		return &Error{Path: "$", Reason: ReasonUnknownField, Detail: fmt.Sprintf("input does not round-trip as %T (a field is misspelt, null, or left where the format has none)", v)}
+	}
+	return nil
+}
+
+// equal reports whether two values produced by ParseStrict are the same
+// JSON value, which is when their canonical forms are the same bytes:
+// Canonical writes each object member once, sorted, and escapes strings
+// injectively, so equal canonical bytes are equal member sets with equal
+// values and equal strings; and ParseStrict accepts only integers written
+// canonically (no fraction, exponent, leading zero, "+" or "-0") and within
+// ±(2^53-1), so two of its Number literals denote the same value exactly
+// when they are the same string, which is then also their canonical form.
+// FuzzEqual checks equal against the canonical bytes. It is not for values
+// from Parse, whose numbers may be spelt in several ways.
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case Object:
+		y, ok := b.(Object)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !equal(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case Number:
+		y, ok := b.(Number)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case nil:
+		return b == nil
+	}
+	return false
+}
