@@ -128,18 +128,42 @@ func Check() error { return load().err }
 // canon.ParseStrict first, so a *canon.Error comes back for input that is
 // not strict I-JSON; a schema violation is an *Error.
 func Validate(kind string, data []byte) error {
-	c := load()
-	if c.err != nil {
-		return c.err
-	}
-	s, ok := c.schemas[kind]
-	if !ok {
-		return fmt.Errorf("%w %q (known: %s)", ErrUnknownKind, kind, strings.Join(c.kinds, ", "))
-	}
-	inst, err := decode(data, true)
+	s, err := schemaOf(kind)
 	if err != nil {
 		return err
 	}
+	doc, err := canon.ParseDocument(data)
+	if err != nil {
+		return err
+	}
+	return validate(kind, s, doc.Value())
+}
+
+// ValidateDocument is Validate for bytes already parsed with
+// canon.ParseDocument: the caller that also decodes or digests them parses
+// them once.
+func ValidateDocument(kind string, doc *canon.Document) error {
+	s, err := schemaOf(kind)
+	if err != nil {
+		return err
+	}
+	return validate(kind, s, doc.Value())
+}
+
+func schemaOf(kind string) (*jsonschema.Schema, error) {
+	c := load()
+	if c.err != nil {
+		return nil, c.err
+	}
+	s, ok := c.schemas[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownKind, kind, strings.Join(c.kinds, ", "))
+	}
+	return s, nil
+}
+
+func validate(kind string, s *jsonschema.Schema, tree any) error {
+	inst, _ := convert(tree)
 	return toError(kind, inst, s.Validate(inst))
 }
 
@@ -154,27 +178,54 @@ func decode(data []byte, strict bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return convert(v), nil
+	inst, _ := convert(v)
+	return inst, nil
 }
 
-func convert(v any) any {
+// convert returns v with every canon.Number replaced by a json.Number of
+// the same literal, and whether it had any. Objects and arrays without a
+// number are returned as they are, not copied: the validator only reads
+// the instance, and v is never modified.
+func convert(v any) (any, bool) {
 	switch x := v.(type) {
 	case canon.Number:
-		return json.Number(x)
+		return json.Number(x), true
 	case canon.Object:
-		m := make(map[string]any, len(x))
+		var m map[string]any
 		for k, e := range x {
-			m[k] = convert(e)
+			c, changed := convert(e)
+			if changed && m == nil {
+				m = make(map[string]any, len(x))
+				for k2, e2 := range x {
+					m[k2] = e2
+				}
+			}
+			if m != nil {
+				m[k] = c
+			}
 		}
-		return m
+		if m == nil {
+			return x, false
+		}
+		return m, true
 	case []any:
-		a := make([]any, len(x))
+		var a []any
 		for i, e := range x {
-			a[i] = convert(e)
+			c, changed := convert(e)
+			if changed && a == nil {
+				a = make([]any, len(x))
+				copy(a, x)
+			}
+			if a != nil {
+				a[i] = c
+			}
 		}
-		return a
+		if a == nil {
+			return x, false
+		}
+		return a, true
 	default:
-		return v
+		return v, false
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -336,5 +337,46 @@ func TestIntegerBounds(t *testing.T) {
 		if err := s.Validate(obj); (err == nil) != ok {
 			t.Errorf("version %s: valid=%v, want %v", lit, err == nil, ok)
 		}
+	}
+}
+
+// TestConvertLeavesNoCanonNumber: the validator never sees a canon.Number
+// (it would not know its type), the input tree is left as it was, and
+// containers without numbers are shared rather than copied.
+func TestConvertLeavesNoCanonNumber(t *testing.T) {
+	in := `{"a":[{"b":"x"},{"c":[1,{"d":2}]}],"e":{"f":"g"},"h":3,"i":[]}`
+	tree, err := canon.ParseStrict([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, changed := convert(tree)
+	if !changed {
+		t.Fatal("numbers not reported")
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case canon.Number:
+			t.Errorf("canon.Number %s left in the instance", x)
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(out)
+	if c, _ := canon.Canonical(tree); string(c) != in {
+		t.Errorf("input changed: %s", c)
+	}
+	if _, ok := out.(map[string]any)["h"].(json.Number); !ok {
+		t.Error("h is not a json.Number")
+	}
+	e1, e2 := tree.(canon.Object)["e"], out.(map[string]any)["e"]
+	if fmt.Sprintf("%p", e1) != fmt.Sprintf("%p", e2) {
+		t.Error("an object without numbers was copied")
 	}
 }
