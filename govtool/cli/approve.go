@@ -212,7 +212,10 @@ func runApprove(ctx context.Context, e *env, rf *repoFlags, kf *keyFlags, arg st
 	if err != nil {
 		return err
 	}
-	p := ps.Proposal
+	// The verified state's proposal is shared: sign a copy.
+	pc := *ps.Proposal
+	pc.Signatures = slices.Clone(pc.Signatures)
+	p := &pc
 	set, _ := st.SignerSet()
 
 	// A rotation: the pending next set is signed too.
