@@ -29,14 +29,27 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // canonical JSON. A torn tail found at open — a frame cut short or with a bad
 // CRC at the very end — is truncated: its request never got an answer.
 // Corruption before the tail is an error: the log is not silently repaired.
+//
+// Appends are durable by group commit: records are written in order under
+// one lock, and one fsync covers every record written before it started, so
+// concurrent requests share fsyncs instead of queueing for one each. Append
+// returns only once an fsync covering its record has completed. A failed
+// write or fsync poisons the log: every later Append fails (fail closed),
+// since what reached the disk is no longer known.
 type FileLog struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards f, the tree and the counters below
 	f      *os.File
 	id     string
 	now    Clock
 	hashes []tlog.Hash // stored hashes of the Merkle tree (tlog layout)
-	n      int64       // records
+	n      int64       // records written
 	last   tlog.Hash   // leaf hash of the last record
+
+	smu     sync.Mutex // guards durable, syncing, failed; never held while taking mu
+	scond   *sync.Cond
+	durable int64 // records covered by a completed fsync
+	syncing bool
+	failed  error
 }
 
 var _ Logger = (*FileLog)(nil)
@@ -55,10 +68,12 @@ func OpenFile(dir, applianceID string, now Clock) (*FileLog, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	l := &FileLog{f: f, id: applianceID, now: now}
+	l.scond = sync.NewCond(&l.smu)
 	if err := l.load(); err != nil {
 		f.Close()
 		return nil, err
 	}
+	l.durable = l.n
 	return l, nil
 }
 
@@ -168,9 +183,12 @@ func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
 	if err := ctx.Err(); err != nil {
 		return Receipt{}, err
 	}
+	if err := l.poisoned(); err != nil {
+		return Receipt{}, err
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.f == nil {
+		l.mu.Unlock()
 		return Receipt{}, errors.New("audit: log is closed")
 	}
 	r.Type = "audit_record"
@@ -180,9 +198,11 @@ func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
 	r.ApplianceID = l.id
 	body, err := canon.Marshal(r)
 	if err != nil {
+		l.mu.Unlock()
 		return Receipt{}, fmt.Errorf("audit: %w", err)
 	}
 	if len(body) > maxRecord {
+		l.mu.Unlock()
 		return Receipt{}, fmt.Errorf("audit: record of %d bytes exceeds %d", len(body), maxRecord)
 	}
 	frame := make([]byte, 8+len(body))
@@ -190,15 +210,74 @@ func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
 	binary.BigEndian.PutUint32(frame[4:8], crc32.Checksum(body, castagnoli))
 	copy(frame[8:], body)
 	if _, err := l.f.Write(frame); err != nil {
-		return Receipt{}, fmt.Errorf("audit: write: %w", err)
-	}
-	if err := l.f.Sync(); err != nil {
-		return Receipt{}, fmt.Errorf("audit: fsync: %w", err)
+		l.mu.Unlock()
+		return Receipt{}, l.poison(fmt.Errorf("audit: write: %w", err))
 	}
 	if err := l.addLeaf(body); err != nil {
-		return Receipt{}, fmt.Errorf("audit: %w", err)
+		l.mu.Unlock()
+		return Receipt{}, l.poison(fmt.Errorf("audit: %w", err))
 	}
-	return Receipt{Index: r.Index, LeafHash: hex.EncodeToString(l.last[:])}, nil
+	rc := Receipt{Index: r.Index, LeafHash: hex.EncodeToString(l.last[:])}
+	seq := l.n
+	l.mu.Unlock()
+	if err := l.waitDurable(seq); err != nil {
+		return Receipt{}, err
+	}
+	return rc, nil
+}
+
+func (l *FileLog) poisoned() error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	return l.failed
+}
+
+func (l *FileLog) poison(err error) error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	if l.failed == nil {
+		l.failed = fmt.Errorf("%w (the audit log refuses further records until the appliance restarts)", err)
+	}
+	l.scond.Broadcast()
+	return l.failed
+}
+
+// waitDurable returns once the first seq records are covered by an fsync.
+// The first waiter that finds no fsync running runs one for everything
+// written so far; the others wait for it.
+func (l *FileLog) waitDurable(seq int64) error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	for {
+		switch {
+		case l.failed != nil:
+			return l.failed
+		case l.durable >= seq:
+			return nil
+		case l.syncing:
+			l.scond.Wait()
+			continue
+		}
+		l.syncing = true
+		l.smu.Unlock()
+		l.mu.Lock()
+		target, f := l.n, l.f
+		l.mu.Unlock()
+		err := errors.New("audit: log closed before its records were made durable")
+		if f != nil {
+			err = f.Sync()
+		}
+		l.smu.Lock()
+		l.syncing = false
+		if err != nil {
+			if l.failed == nil {
+				l.failed = fmt.Errorf("audit: fsync: %w (the audit log refuses further records until the appliance restarts)", err)
+			}
+		} else if target > l.durable {
+			l.durable = target
+		}
+		l.scond.Broadcast()
+	}
 }
 
 // Size is the number of records.

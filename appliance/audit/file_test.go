@@ -102,3 +102,83 @@ func TestRecordsCarryNoPayload(t *testing.T) {
 		t.Fatalf("record not framed as expected: %q", data)
 	}
 }
+
+func TestConcurrentAppendsGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenFile(dir, "app-1", fixedClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	seen := make(chan int64, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			rc, err := l.Append(context.Background(), Record{Event: "sign", Outcome: OutcomeOK})
+			if err != nil {
+				errs <- err
+				return
+			}
+			seen <- rc.Index
+		}()
+	}
+	got := map[int64]bool{}
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case x := <-seen:
+			if got[x] {
+				t.Fatalf("index %d handed out twice", x)
+			}
+			got[x] = true
+		}
+	}
+	root, _ := l.TreeHash(n)
+	l.Close()
+	l, err = OpenFile(dir, "app-1", fixedClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Size() != n {
+		t.Fatalf("%d records after reopen, want %d", l.Size(), n)
+	}
+	if again, _ := l.TreeHash(n); again != root {
+		t.Fatal("tree differs after reopen")
+	}
+}
+
+func TestWriteFailurePoisonsTheLog(t *testing.T) {
+	l, err := OpenFile(t.TempDir(), "app-1", fixedClock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 1)
+	l.f.Close() // the disk goes away under the log
+	if _, err := l.Append(context.Background(), Record{Event: "sign"}); err == nil {
+		t.Fatal("append on a failed file succeeded")
+	}
+	// Even if the file came back, the log stays failed: what reached the
+	// disk is no longer known.
+	if _, err := l.Append(context.Background(), Record{Event: "sign"}); err == nil || !strings.Contains(err.Error(), "refuses further records") {
+		t.Fatalf("second append after failure: %v", err)
+	}
+}
+
+func BenchmarkAppendParallel(b *testing.B) {
+	l, err := OpenFile(b.TempDir(), "app-1", time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Append(context.Background(), Record{Event: "sign", Outcome: OutcomeOK}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
