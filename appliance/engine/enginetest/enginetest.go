@@ -163,7 +163,7 @@ func (v *Env) Change(scope string, specs ...string) *policy.Policy {
 		}
 		d := sha256.Sum256([]byte(fmt.Sprintf("proposal %d %s", v.Policy.Version+1, spec)))
 		next, err := policy.Apply(v.Policy, ops, policy.Applied{
-			Proposal:   fmt.Sprintf("p-%04d", v.Policy.Version+1),
+			Proposal:   fmt.Sprintf("20260101-test-change-%06x", v.Policy.Version+1),
 			Digest:     "sha256:" + hex.EncodeToString(d[:]),
 			ExecutedAt: quorum.FormatTime(now),
 		})
