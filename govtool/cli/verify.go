@@ -21,8 +21,9 @@ import (
 
 func init() { extraCommands = append(extraCommands, newVerifyCmd) }
 
-// progressEvery is how often (in commits) verify reports progress.
-const progressEvery = 500
+// progressEvery is how often (in commits) verify reports progress. A
+// variable for tests.
+var progressEvery = 500
 
 // signerSetWarnBefore is how long before its expiry a signer set is flagged.
 const signerSetWarnBefore = 14 * 24 * time.Hour
