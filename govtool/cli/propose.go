@@ -20,6 +20,9 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/verify"
 )
 
+// draftID names the proposal being written while its changes are read.
+const draftID = "20000101-draft-000000"
+
 func init() { extraCommands = append(extraCommands, newProposeCmd) }
 
 // notStated fills risk and rollback when the author gives none: the
@@ -124,11 +127,21 @@ func runPropose(ctx context.Context, e *env, rf *repoFlags, a proposeArgs) error
 	}
 	now := l.now.Truncate(time.Second)
 	var ops []policy.Op
-	for _, c := range a.changes {
+	// Each change is read against the policy as the changes before it leave
+	// it, so one proposal can create a tenant and then its key.
+	cur := st.Policy
+	for i, c := range a.changes {
 		if k, _, _ := strings.Cut(c, "="); strings.TrimSpace(k) == "signer_set" {
 			return usage("--change %s: a signer-set rotation is written by govtool signer-set rotate (it also writes the set to sign)", c)
 		}
-		o, err := proposal.ParseChange(st.Policy, a.scope, c, now)
+		if i > 0 {
+			next, err := policy.Apply(st.Policy, ops, policy.Applied{Proposal: draftID, Digest: quorum.GenesisPrevious, ExecutedAt: quorum.FormatTime(now)})
+			if err != nil {
+				return usage("--change %s: the changes before it do not apply: %v", c, err)
+			}
+			cur = next
+		}
+		o, err := proposal.ParseChange(cur, a.scope, c, now)
 		if err != nil {
 			if strings.Contains(err.Error(), proposal.Changes[0]) {
 				return usage("%v", err)

@@ -123,4 +123,6 @@ func rootFromRepo(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash) (s
 }
 
 // worktreePath returns a repo-relative path inside the working tree.
-func (l *loaded) worktreePath(rel string) string { return filepath.Join(l.repo.Dir(), filepath.FromSlash(rel)) }
+func (l *loaded) worktreePath(rel string) string {
+	return filepath.Join(l.repo.Dir(), filepath.FromSlash(rel))
+}

@@ -70,6 +70,9 @@ func (e *RoleError) Error() string {
 	return fmt.Sprintf("policy: a %s change needs one valid signature by %s (or a threshold)", e.Class, strings.Join(e.Roles, " or "))
 }
 
+// classifyDraftID stands for the proposal while a changeset is classified.
+const classifyDraftID = "20000101-classify-000000"
+
 // Classify returns who must sign ops against prev. Every op must match a
 // known path; anything else is a *ClassError. A changeset whose entries are
 // not all of one class is Sensitive.
@@ -79,8 +82,20 @@ func Classify(prev *Policy, ops []Op) (Requirement, error) {
 	}
 	var classes []Class
 	var oob []string
-	for _, o := range ops {
-		c, out, err := classifyOp(prev, o)
+	cur := prev
+	for i, o := range ops {
+		if i > 0 {
+			// Each op is judged against the policy the ops before it leave,
+			// so a changeset can create a tenant and then its key. Mixing
+			// classes makes the whole changeset sensitive, so this can only
+			// make more changesets classifiable, never lower a class.
+			next, err := Apply(prev, ops[:i], Applied{Proposal: classifyDraftID, Digest: quorum.GenesisPrevious, ExecutedAt: "2000-01-01T00:00:00Z"})
+			if err != nil {
+				return Requirement{}, &ClassError{Path: o.Path, Reason: "the changes before it do not apply: " + err.Error()}
+			}
+			cur = next
+		}
+		c, out, err := classifyOp(cur, o)
 		if err != nil {
 			return Requirement{}, err
 		}
