@@ -310,6 +310,9 @@ func writeStatusText(w io.Writer, g govView) {
 func writeStatusMarkdown(b *strings.Builder, g govView) {
 	b.WriteString("### Governance status\n\n")
 	b.WriteString(mdText(g.header()) + "\n\n")
+	if g.SignerSet != nil {
+		fmt.Fprintf(b, "Signer set v%d: %s\n\n", g.SignerSet.Version, signerList(g.SignerSet.Members, true))
+	}
 	if !g.Pinned {
 		fmt.Fprintf(b, "⚠️ root `%s` **not pinned** (taken from the repository)\n\n", g.Root)
 	}
