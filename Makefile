@@ -41,6 +41,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseState$$' -fuzztime $(FUZZTIME) ./appliance/sync
 	$(GO) test -run '^$$' -fuzz '^FuzzMergeSignatures$$' -fuzztime $(FUZZTIME) ./govtool/cli
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) ./govtool/cli
+	$(GO) test -run '^$$' -fuzz '^FuzzGitHubEscape$$' -fuzztime $(FUZZTIME) ./govtool/cli
+	$(GO) test -run '^$$' -fuzz '^FuzzMarkdownText$$' -fuzztime $(FUZZTIME) ./govtool/cli
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./govtool/policy
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./govtool/policy
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./govtool/proposal

@@ -206,6 +206,24 @@ if appliance client sign --token-file cap.token --tenant acme --key payments --m
 fi
 sed 's/^/     /' refused.out
 
+step "Rotate the key by proposal; check the continuity proof offline"
+cd gov
+govtool propose --scope tenant:acme --change rotate_key=payments --rationale "demo: quarterly rotation" | sed -n '1p' | sed 's/^/     /'
+id=$(ls -t proposals | sed -n '1p' | sed 's/\.json$//')
+sign2 "$id"
+govtool execute "$id" | tail -1 | sed 's/^/     /'
+git push -q origin main
+cd "$work"
+appliance client sync --secret-file webhook.secret > /dev/null
+appliance client pubkey --tenant acme --key payments > payments.json
+say "the appliance made version 2 inside its backend and signed a proof (old ⇄ new, Ed25519 and ML-DSA-65):"
+run govtool key verify-continuity --key-info payments.json
+sed 's/"tenant": *"acme"/"tenant": "evil"/g' payments.json > tampered-proof.json
+if govtool key verify-continuity --key-info tampered-proof.json > /dev/null 2>&1; then
+  echo "demo: a tampered continuity proof verified" >&2; exit 1
+fi
+say "a tampered proof is refused (as it must be)"
+
 step "Governance history, as an auditor reads it from Git"
 run govtool log -C gov
 

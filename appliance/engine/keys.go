@@ -276,6 +276,13 @@ type KeyVersion struct {
 // RawJSON is JSON bytes that marshal as themselves.
 type RawJSON []byte
 
+// UnmarshalJSON keeps a copy of the bytes, so clients can decode a KeyInfo
+// and hand each proof to VerifyContinuity.
+func (r *RawJSON) UnmarshalJSON(b []byte) error {
+	*r = append((*r)[:0], b...)
+	return nil
+}
+
 // MarshalJSON returns r.
 func (r RawJSON) MarshalJSON() ([]byte, error) {
 	if len(r) == 0 {

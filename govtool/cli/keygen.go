@@ -281,10 +281,10 @@ func keygenToken(ctx context.Context, e *env, a keygenArgs, comment string) erro
 func newKeyCmd(e *env) *cobra.Command {
 	parent := &cobra.Command{
 		Use:   "key",
-		Short: "Signer key commands (recover)",
+		Short: "Key commands: recover a signer key from shares, verify appliance key-rotation proofs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usage("key needs a subcommand: recover")
+			return usage("key needs a subcommand: recover or verify-continuity")
 		},
 	}
 	var (
@@ -321,7 +321,7 @@ Example:
 	f.StringVar(&out, "out", "", "key file to write (and FILE.pub)")
 	f.StringVar(&expectPub, "expect-pub", "", "the public key the result must have")
 	f.StringVar(&passphraseFile, "passphrase-file", "", "file holding the new key file's passphrase (mode 0600); default: ask twice")
-	parent.AddCommand(recoverCmd)
+	parent.AddCommand(recoverCmd, newVerifyContinuityCmd(e))
 	return parent
 }
 
