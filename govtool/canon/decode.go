@@ -11,7 +11,9 @@ package canon
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -114,7 +116,9 @@ func parse(data []byte, strict bool) (any, error) {
 	// One copy of the input as a string: the strings and numbers of the
 	// tree that need no unescaping are slices of it, not one allocation
 	// each. (They keep the input's bytes alive as long as the tree.)
-	p := &parser{data: data, src: string(data), strict: strict}
+	p := parsers.Get().(*parser)
+	defer p.release()
+	p.data, p.src, p.strict = data, string(data), strict
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
@@ -125,6 +129,16 @@ func parse(data []byte, strict bool) (any, error) {
 		return nil, &Error{Path: "$", Reason: ReasonTrailingData, Detail: fmt.Sprintf("at byte offset %d", p.pos)}
 	}
 	return v, nil
+}
+
+// parsers keep the scratch stacks of a parser for the next parse.
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
+func (p *parser) release() {
+	clear(p.members[:cap(p.members)])
+	clear(p.elems[:cap(p.elems)])
+	*p = parser{buf: p.buf[:0], path: p.path[:0], members: p.members[:0], elems: p.elems[:0]}
+	parsers.Put(p)
 }
 
 // pathSeg is one step of a JSON path: an object member or an array index.
@@ -155,6 +169,10 @@ type parser struct {
 	strict bool
 	buf    []byte    // scratch for strings with escapes
 	path   []pathSeg // to the value being decoded
+	// members and elems hold the members and elements of the objects and
+	// arrays being read, innermost last.
+	members []member
+	elems   []any
 }
 
 func (p *parser) at() string { return formatPath(p.path) }
@@ -216,14 +234,32 @@ func (p *parser) literal(word string) bool {
 	return false
 }
 
+// member is a parsed object member waiting on the parser's stack.
+type member struct {
+	key string
+	val any
+}
+
+// smallObject is the member count up to which duplicate keys are found by
+// scanning the members read so far rather than with a map.
+const smallObject = 16
+
+// object reads members onto p.members and makes the Object once their
+// number is known, so that a map is allocated once at its size instead of
+// growing member by member; likewise array with p.elems.
 func (p *parser) object(depth int) (any, error) {
 	p.pos++ // '{'
-	obj := Object{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return obj, nil
+		return Object{}, nil
 	}
+	base := len(p.members)
+	defer func() {
+		clear(p.members[base:]) // drop references to the values
+		p.members = p.members[:base]
+	}()
+	var seen map[string]struct{} // once the object is no longer small
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
@@ -234,7 +270,18 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		p.push(pathSeg{key: key, index: -1})
-		if _, dup := obj[key]; dup {
+		dup := false
+		if seen != nil {
+			_, dup = seen[key]
+		} else {
+			for _, m := range p.members[base:] {
+				if m.key == key {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
 			return nil, &Error{Path: p.at(), Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("key %q appears twice", key)}
 		}
 		p.skipSpace()
@@ -248,7 +295,15 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		p.pop()
-		obj[key] = v
+		p.members = append(p.members, member{key, v})
+		if n := len(p.members) - base; seen != nil {
+			seen[key] = struct{}{}
+		} else if n == smallObject {
+			seen = make(map[string]struct{}, 2*smallObject)
+			for _, m := range p.members[base:] {
+				seen[m.key] = struct{}{}
+			}
+		}
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errf("unexpected end of input in object")
@@ -258,6 +313,10 @@ func (p *parser) object(depth int) (any, error) {
 			p.pos++
 		case '}':
 			p.pos++
+			obj := make(Object, len(p.members)-base)
+			for _, m := range p.members[base:] {
+				obj[m.key] = m.val
+			}
 			return obj, nil
 		default:
 			return nil, p.errf("expected ',' or '}'")
@@ -267,12 +326,16 @@ func (p *parser) object(depth int) (any, error) {
 
 func (p *parser) array(depth int) (any, error) {
 	p.pos++ // '['
-	arr := []any{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
-		return arr, nil
+		return []any{}, nil
 	}
+	base := len(p.elems)
+	defer func() {
+		clear(p.elems[base:])
+		p.elems = p.elems[:base]
+	}()
 	for i := 0; ; i++ {
 		p.skipSpace()
 		p.push(pathSeg{index: i})
@@ -281,7 +344,7 @@ func (p *parser) array(depth int) (any, error) {
 			return nil, err
 		}
 		p.pop()
-		arr = append(arr, v)
+		p.elems = append(p.elems, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errf("unexpected end of input in array")
@@ -291,7 +354,7 @@ func (p *parser) array(depth int) (any, error) {
 			p.pos++
 		case ']':
 			p.pos++
-			return arr, nil
+			return slices.Clone(p.elems[base:]), nil
 		default:
 			return nil, p.errf("expected ',' or ']'")
 		}
