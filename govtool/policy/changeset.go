@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // Operation names of a changeset entry.
@@ -131,11 +133,15 @@ func containsNull(v any) bool {
 // values of another type than the member they replace, members a type does
 // not have and invalid results are errors; prev is not modified.
 func Apply(prev *Policy, ops []Op, applied Applied) (*Policy, error) {
-	prevDigest, err := prev.Digest()
+	tree, err := canon.ToTree(prev)
 	if err != nil {
 		return nil, err
 	}
-	r, err := Replay(prev, prevDigest, ops, applied)
+	prevDigest, err := canon.Digest(tree)
+	if err != nil {
+		return nil, err
+	}
+	r, err := replay(prev, tree.(canon.Object), prevDigest, ops, applied)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +157,22 @@ type Replayed struct {
 
 // Replay is Apply for a caller that already knows prev's digest (the
 // verifier); it also returns the result's file form and digest.
+//
+// The result satisfies schemas/policy.schema.json as well as Validate: a
+// result that breaks the schema is an error that wraps the *schemas.Error.
+// A caller that finds a file equal to File byte for byte therefore knows
+// that file satisfies the schema (it holds the same JSON value) without
+// validating it again.
 func Replay(prev *Policy, prevDigest string, ops []Op, applied Applied) (*Replayed, error) {
+	tree, err := canon.ToTree(prev)
+	if err != nil {
+		return nil, err
+	}
+	return replay(prev, tree.(canon.Object), prevDigest, ops, applied)
+}
+
+// replay applies ops to doc, the tree of prev (which it modifies).
+func replay(prev *Policy, doc canon.Object, prevDigest string, ops []Op, applied Applied) (*Replayed, error) {
 	if len(ops) == 0 {
 		return nil, errAt("", "empty changeset")
 	}
@@ -162,28 +183,29 @@ func Replay(prev *Policy, prevDigest string, ops []Op, applied Applied) (*Replay
 	if err != nil {
 		return nil, errAt("/applied/executed_at", "%v", err)
 	}
-	tree, err := canon.ToTree(prev)
-	if err != nil {
-		return nil, err
-	}
-	doc := tree.(canon.Object)
 	delete(doc, "signatures")
 	for i, o := range ops {
 		if err := applyOp(doc, o); err != nil {
 			return nil, fmt.Errorf("policy: changeset entry %d (%s %s): %w", i, o.Op, o.Path, err)
 		}
 	}
-	doc["version"] = canon.Number(fmt.Sprint(prev.Version + 1))
+	doc["version"] = canon.Number(strconv.Itoa(prev.Version + 1))
 	doc["previous"] = prevDigest
 	doc["applied"] = canon.Object{"proposal": applied.Proposal, "digest": applied.Digest, "executed_at": applied.ExecutedAt}
 	data, err := canon.Canonical(doc)
 	if err != nil {
 		return nil, err
 	}
+	// One strict parse of the result serves the round trip through the Go
+	// type and the schema.
+	d, err := canon.ParseDocument(data)
+	if err != nil {
+		return nil, err
+	}
 	var next Policy
 	// Unmarshal checks that the document round-trips through the Go type:
 	// no unknown member, no member in another case, no wrong type.
-	if err := canon.Unmarshal(data, &next); err != nil {
+	if err := d.Unmarshal(&next); err != nil {
 		return nil, fmt.Errorf("policy: the changeset does not fit the policy document: %w", err)
 	}
 	if err := next.Validate(); err != nil {
@@ -199,11 +221,16 @@ func Replay(prev *Policy, prevDigest string, ops []Op, applied Applied) (*Replay
 			return nil, errAt("/freeze/until", "a %s freeze expires on its own within %s of execution; %s is later", next.Profile, limit, next.Freeze.Until)
 		}
 	}
+	if err := schemas.ValidateDocument(Type, d); err != nil {
+		return nil, fmt.Errorf("policy: the changeset makes a policy that breaks the policy schema: %w", err)
+	}
 	// The round trip above makes the document's file form the struct's.
-	file, err := canon.FileForm(doc)
+	file, err := canon.FileForm(d.Value())
 	if err != nil {
 		return nil, err
 	}
+	// doc has no "signatures", so its canonical bytes are what its digest
+	// hashes.
 	sum := sha256.Sum256(data)
 	return &Replayed{Policy: &next, File: file, Digest: canon.DigestPrefix + hex.EncodeToString(sum[:])}, nil
 }

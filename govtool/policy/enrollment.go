@@ -53,11 +53,15 @@ func (e *Enrollment) File() ([]byte, error) { return canon.MarshalFile(e) }
 
 // ParseEnrollment decodes an enrollment strictly and checks its fields.
 func ParseEnrollment(data []byte) (*Enrollment, error) {
-	var e Enrollment
-	if err := canon.Unmarshal(data, &e); err != nil {
+	doc, err := canon.ParseDocument(data)
+	if err != nil {
 		return nil, fmt.Errorf("policy: enrollment: %w", err)
 	}
-	if err := schemas.Validate(TypeAppliance, data); err != nil {
+	var e Enrollment
+	if err := doc.Unmarshal(&e); err != nil {
+		return nil, fmt.Errorf("policy: enrollment: %w", err)
+	}
+	if err := schemas.ValidateDocument(TypeAppliance, doc); err != nil {
 		return nil, fmt.Errorf("policy: enrollment: %w", err)
 	}
 	if e.Type != TypeAppliance {

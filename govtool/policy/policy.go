@@ -234,11 +234,15 @@ func errAt(path, format string, args ...any) error {
 // Parse decodes a policy strictly (canon.Unmarshal), checks it against
 // schemas/policy.schema.json and validates it.
 func Parse(data []byte) (*Policy, error) {
-	var p Policy
-	if err := canon.Unmarshal(data, &p); err != nil {
+	doc, err := canon.ParseDocument(data)
+	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if err := schemas.Validate(Type, data); err != nil {
+	var p Policy
+	if err := doc.Unmarshal(&p); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if err := schemas.ValidateDocument(Type, doc); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if err := p.Validate(); err != nil {
