@@ -139,11 +139,22 @@ func (e *Error) Error() string {
 // fields, round trip), checks it against schemas/proposal.schema.json and
 // validates it. It does not check signatures.
 func Parse(data []byte) (*Proposal, error) {
-	var p Proposal
-	if err := canon.Unmarshal(data, &p); err != nil {
+	doc, err := canon.ParseDocument(data)
+	if err != nil {
 		return nil, fmt.Errorf("proposal: %w", err)
 	}
-	if err := schemas.Validate(Type, data); err != nil {
+	return ParseDocument(doc)
+}
+
+// ParseDocument is Parse for bytes already parsed with canon.ParseDocument,
+// so that a caller that also checks their form and digests them parses them
+// once. doc.Digest() is then the proposal's digest.
+func ParseDocument(doc *canon.Document) (*Proposal, error) {
+	var p Proposal
+	if err := doc.Unmarshal(&p); err != nil {
+		return nil, fmt.Errorf("proposal: %w", err)
+	}
+	if err := schemas.ValidateDocument(Type, doc); err != nil {
 		return nil, fmt.Errorf("proposal: %w", err)
 	}
 	if err := p.Validate(); err != nil {
