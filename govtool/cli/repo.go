@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -120,9 +119,4 @@ func rootFromRepo(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash) (s
 		return d, nil
 	}
 	return "", failed(fmt.Errorf("no %s in the history of %s: is this a governance repository? (govtool init creates one)", verify.SignerSetPath(1), head.Short()))
-}
-
-// worktreePath returns a repo-relative path inside the working tree.
-func (l *loaded) worktreePath(rel string) string {
-	return filepath.Join(l.repo.Dir(), filepath.FromSlash(rel))
 }

@@ -31,7 +31,7 @@ const (
 
 	// algSeed marks the backend secret under seedLabel.
 	algSeed   backend.Algorithm = "hkdf-sha256"
-	seedLabel                   = "seed-hmac"
+	seedLabel string            = "seed-hmac"
 )
 
 var b64 = base64.RawStdEncoding.Strict()

@@ -72,7 +72,9 @@ func (k *key) public() crypto.PublicKey {
 // zero overwrites the private material that is reachable from here.
 func (k *key) zero() {
 	clear(k.ed)
+	//lint:ignore SA1019 zeroing the scalar's words in place is the point; nothing reads D afterwards
 	if k.ec != nil && k.ec.D != nil {
+		//lint:ignore SA1019 as above
 		clear(k.ec.D.Bits())
 	}
 	clear(k.secret)
