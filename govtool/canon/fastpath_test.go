@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -263,5 +264,72 @@ func TestDocument(t *testing.T) {
 	}
 	if _, err := ParseDocument([]byte(`{"a":1,"a":2}`)); err == nil {
 		t.Error("duplicate key accepted")
+	}
+}
+
+// TestPooledStateDoesNotLeak: parsers and scratch buffers are reused from
+// pools. A parse that failed half-way, or a document of another shape,
+// must leave nothing behind that the next parse, digest or file-form check
+// sees — also when goroutines share the pools (run with -race).
+func TestPooledStateDoesNotLeak(t *testing.T) {
+	docs := []string{
+		`{"a":[1,2,{"b":"c"}],"d":{"e":[],"f":{}}}`,
+		`[{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17}]`,
+		`{"s":"esc\"aped\u00e9\ud83d\ude00","signatures":[{"sig":"x"}]}`,
+	}
+	bad := []string{
+		`{"a":[1,2,{"b":"c",`,
+		`{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k3":3}`,
+		`["a","\ud800"]`,
+		`{"x":[[[[[[1,2,3]]]]]],"y":"`,
+	}
+	type answer struct {
+		canonical, digest string
+		fileErr           error
+	}
+	want := make([]answer, len(docs))
+	for i, d := range docs {
+		v, err := ParseStrict([]byte(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := Canonical(v)
+		dg, _ := Digest(v)
+		want[i] = answer{string(c), dg, CheckFileForm([]byte(d))}
+	}
+	if want[0].digest == want[1].digest || want[0].digest == want[2].digest {
+		t.Fatal("distinct documents share a digest")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				if _, err := ParseStrict([]byte(bad[(g+i)%len(bad)])); err == nil {
+					errs <- fmt.Errorf("bad input %d accepted", (g+i)%len(bad))
+					return
+				}
+				k := (g + i) % len(docs)
+				doc, err := ParseDocument([]byte(docs[k]))
+				if err != nil {
+					errs <- err
+					return
+				}
+				c, _ := Canonical(doc.Value())
+				dg, _ := doc.Digest()
+				fe := doc.CheckFileForm()
+				if string(c) != want[k].canonical || dg != want[k].digest || (fe == nil) != (want[k].fileErr == nil) {
+					errs <- fmt.Errorf("doc %d: got %s %s %v, want %+v", k, c, dg, fe, want[k])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
