@@ -64,7 +64,7 @@ func runDiff(ctx context.Context, e *env, fl *repoFlags, spec string) error {
 	if err != nil {
 		return err
 	}
-	base, err := a.repo.Resolve(baseRev)
+	base, err := resolveRev(a.repo, baseRev)
 	if err != nil {
 		return envErr(fmt.Errorf("resolving %s: %w", baseRev, err))
 	}
@@ -127,7 +127,7 @@ func openAudit(ctx context.Context, e *env, fl *repoFlags, rev string) (*audit, 
 	if err != nil {
 		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", fl.dir, err))
 	}
-	head, err := repo.Resolve(rev)
+	head, err := resolveRev(repo, rev)
 	if err != nil {
 		return nil, envErr(fmt.Errorf("resolving %s: %w", rev, err))
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,7 +71,7 @@ func (f *repoFlags) load(ctx context.Context, stderr io.Writer, rev string, requ
 	if rev == "" {
 		rev = "HEAD"
 	}
-	head, err := repo.Resolve(rev)
+	head, err := resolveRev(repo, rev)
 	if err != nil {
 		return nil, envErr(fmt.Errorf("resolving %s: %w", rev, err))
 	}
@@ -119,4 +121,44 @@ func rootFromRepo(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash) (s
 		return d, nil
 	}
 	return "", failed(fmt.Errorf("no %s in the history of %s: is this a governance repository? (govtool init creates one)", verify.SignerSetPath(1), head.Short()))
+}
+
+// resolveRev resolves a revision: anything gitrepo.Resolve takes, followed
+// by any number of "~N", "~" or "^" steps along first parents (main~2,
+// HEAD^). Other revision syntax is refused by gitrepo.Resolve.
+func resolveRev(repo *gitrepo.Repo, rev string) (gitrepo.Hash, error) {
+	base, steps := rev, 0
+	for {
+		i := strings.LastIndexAny(base, "~^")
+		if i <= 0 {
+			break
+		}
+		n := 1
+		if base[i] == '~' && i+1 < len(base) {
+			v, err := strconv.Atoi(base[i+1:])
+			if err != nil || v < 0 || v > 1<<20 {
+				break // not a ~N suffix: let Resolve judge the name
+			}
+			n = v
+		} else if i+1 != len(base) {
+			break
+		}
+		steps += n
+		base = base[:i]
+	}
+	h, err := repo.Resolve(base)
+	if err != nil {
+		return h, err
+	}
+	for ; steps > 0; steps-- {
+		c, err := repo.Commit(context.Background(), h)
+		if err != nil {
+			return h, err
+		}
+		if len(c.Parents) == 0 {
+			return h, fmt.Errorf("%s: walks past the root commit %s", rev, h.Short())
+		}
+		h = c.Parents[0]
+	}
+	return h, nil
 }

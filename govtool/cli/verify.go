@@ -154,7 +154,7 @@ func verifyRepo(ctx context.Context, e *env, fl *verifyFlags) (*verifyOutcome, e
 	}
 	o := &verifyOutcome{repo: repo, head: head, now: now}
 	if fl.base != "" {
-		o.base, err = repo.Resolve(fl.base)
+		o.base, err = resolveRev(repo, fl.base)
 		if errors.Is(err, gitrepo.ErrNotFound) {
 			return nil, envErr(fmt.Errorf("--base %s is not in the repository: fetch the whole history (actions/checkout with fetch-depth: 0); if it was on main, main was rewritten: %w", fl.base, err))
 		}
