@@ -86,6 +86,8 @@ type Object = map[string]any
 // Parse decodes one I-JSON value: the result is made of Object, []any,
 // string, Number, bool and nil. Fractions and exponents are accepted (RFC
 // 8785's own examples use them); ParseStrict is what governance objects use.
+// The strings of the result share one copy of data (never data itself):
+// keeping any of them keeps that copy.
 func Parse(data []byte) (any, error) {
 	return parse(data, false)
 }
