@@ -391,8 +391,12 @@ func (t *txn) execute(ch Change) error {
 		return t.diagnose(ch, nil, prev.Version)
 	}
 	skew := t.v.opts.Skew
-	if d := t.c.Time.Sub(executedAt); d > skew || d < -skew {
-		return t.fail(ReasonClock, ch.Path, nil, "executed_at %s is more than %s from the commit time %s", hdr.Applied.ExecutedAt, skew, quorum.FormatTime(t.c.Time))
+	// The commit that lands an execution may come any time after it was
+	// written — a pull request waits for review, and a merge commit carries
+	// the merge time — but never before it. Landing it after the proposal
+	// expired is refused below.
+	if t.c.Time.Before(executedAt.Add(-skew)) {
+		return t.fail(ReasonClock, ch.Path, nil, "executed_at %s is later than the commit that records it (%s) by more than %s", hdr.Applied.ExecutedAt, quorum.FormatTime(t.c.Time), skew)
 	}
 	if now := t.v.opts.Now; !now.IsZero() && (executedAt.After(now.Add(skew)) || t.c.Time.After(now.Add(skew))) {
 		return t.fail(ReasonClock, ch.Path, nil, "executed in the future (%s; now %s)", hdr.Applied.ExecutedAt, quorum.FormatTime(now))

@@ -424,9 +424,25 @@ func TestClock(t *testing.T) {
 	h, v := started(t, policy.ProfileProduction)
 	p := h.Approve(h.Proposal("pq", global, h.Change(global, "pq_default=hybrid_or")...), "po", "so")
 	changes := h.Execute(p)
-	c := h.Next(changes...)
-	c.Time = c.Time.Add(2 * time.Hour)
-	reject(t, v, c, verify.ReasonClock)
+	// An execution recorded before the commit that lands it is refused.
+	early := h.Try(changes...)
+	early.Time = early.Time.Add(-2 * time.Hour)
+	reject(t, v, early, verify.ReasonClock)
+	// Landed later than written (a pull request merged two hours on, within
+	// the proposal's lifetime): accepted.
+	late := h.Next(changes...)
+	late.Time = late.Time.Add(2 * time.Hour)
+	if _, err := v.Apply(late); err != nil {
+		t.Fatalf("execution merged two hours after it was written: %v", err)
+	}
+}
+
+func TestExecutionLandedAfterExpiry(t *testing.T) {
+	h, v := started(t, policy.ProfileProduction)
+	p := h.Approve(h.Proposal("pq", global, h.Change(global, "pq_default=hybrid_or")...), "po", "so")
+	c := h.Try(h.Execute(p)...)
+	c.Time = c.Time.Add(25 * time.Hour) // the proposal lives 24h
+	reject(t, v, c, verify.ReasonExpired)
 }
 
 func TestSignerSetChainAndExpiry(t *testing.T) {
