@@ -153,6 +153,11 @@ func (l *FileLog) addLeaf(body []byte) error {
 	if rec.Prev != hex.EncodeToString(l.last[:]) {
 		return errors.New("prev does not match the previous record's leaf hash")
 	}
+	return l.addHashes(body)
+}
+
+// addHashes adds body as record l.n to the tree.
+func (l *FileLog) addHashes(body []byte) error {
 	hs, err := tlog.StoredHashes(l.n, body, l.hashReader())
 	if err != nil {
 		return err
@@ -196,24 +201,27 @@ func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
 	r.Prev = hex.EncodeToString(l.last[:])
 	r.Time = l.now().UTC().Format(time.RFC3339Nano)
 	r.ApplianceID = l.id
-	body, err := canon.Marshal(r)
+	// The frame is built in place: 8 header bytes, then the record's
+	// canonical JSON (appendCanonical: the bytes of canon.Marshal).
+	frame, err := r.appendCanonical(make([]byte, 8, 8+512+len(r.Detail)))
 	if err != nil {
 		l.mu.Unlock()
-		return Receipt{}, fmt.Errorf("audit: %w", err)
+		return Receipt{}, err
 	}
+	body := frame[8:]
 	if len(body) > maxRecord {
 		l.mu.Unlock()
 		return Receipt{}, fmt.Errorf("audit: record of %d bytes exceeds %d", len(body), maxRecord)
 	}
-	frame := make([]byte, 8+len(body))
 	binary.BigEndian.PutUint32(frame[:4], uint32(len(body)))
 	binary.BigEndian.PutUint32(frame[4:8], crc32.Checksum(body, castagnoli))
-	copy(frame[8:], body)
 	if _, err := l.f.Write(frame); err != nil {
 		l.mu.Unlock()
 		return Receipt{}, l.poison(fmt.Errorf("audit: write: %w", err))
 	}
-	if err := l.addLeaf(body); err != nil {
+	// Index and Prev were set above from the log itself, so the record
+	// needs no re-parse to be checked against them (load does that).
+	if err := l.addHashes(body); err != nil {
 		l.mu.Unlock()
 		return Receipt{}, l.poison(fmt.Errorf("audit: %w", err))
 	}
