@@ -153,7 +153,8 @@ type Engine struct {
 	proofs    map[string][]byte    // label of the new version → proof (applyMu)
 	freeze    string               // until of the last freeze counted (applyMu)
 
-	pubs sync.Map // label → *keyPub; labels are never reused, so this never goes stale
+	pubs    sync.Map // label → *keyPub; labels are never reused, so this never goes stale
+	decoded decoded  // capability tokens that passed a check, decoded
 
 	fairMu sync.Mutex
 	fair   map[string]uint64
@@ -184,6 +185,7 @@ type keyState struct {
 	revoked      bool
 	maxAge       time.Duration
 	issued       time.Time
+	cur          string   // label of the current version
 	err          *Reject  // the current version is unusable here (not generated, wrong algorithm)
 	proofs       [][]byte // continuity proofs, oldest first
 }
@@ -333,6 +335,7 @@ func (e *Engine) Apply(ctx context.Context, s Snapshot) (*ApplyResult, error) {
 				ks.maxAge = DefaultMaxAge
 			}
 			label := ks.label()
+			ks.cur = label
 			if at, ok := s.KeyIssued[label]; ok {
 				ks.issued = at
 			} else if at, ok := e.firstSeen[label]; ok {

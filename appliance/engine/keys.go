@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
@@ -19,15 +20,46 @@ import (
 // "ron-kms/v1 mldsa65 <tenant>/<name>/v<N>".
 func MLDSAInfo(label string) []byte { return []byte("ron-kms/v1 mldsa65 " + label) }
 
-// keyPub is the public material of one key version on this appliance.
+// keyPub is the public material of one key version on this appliance,
+// with what the sign path would otherwise recompute on every request.
 type keyPub struct {
-	alg       backend.Algorithm
-	trad      crypto.PublicKey // nil for AES keys
-	tradBytes []byte
-	mldsa     *mldsa65.PublicKey
-	compAlg   pq.Alg
-	composite []byte // pq.PublicKey(compAlg, mldsa, trad)
+	alg        backend.Algorithm
+	trad       crypto.PublicKey // nil for AES keys
+	tradBytes  []byte
+	tradID     string // keyID(tradBytes)
+	mldsa      *mldsa65.PublicKey
+	mldsaBytes []byte // mldsa.Bytes()
+	mldsaID    string
+	compAlg    pq.Alg
+	composite  []byte // pq.PublicKey(compAlg, mldsa, trad)
+	compID     string
+
+	// signer is the backend's crypto.Signer for the key version, kept
+	// after the first successful Backend.Signer (nil until then, and again
+	// after a signing error, so a backend that lost a session is asked for a
+	// fresh one). It is a handle: the key stays inside the backend.
+	signer atomic.Pointer[signerRef]
 }
+
+type signerRef struct{ crypto.Signer }
+
+// signerFor returns kp's backend signer, asking the backend on first use.
+// The error is a *Reject.
+func (e *Engine) signerFor(ctx context.Context, kp *keyPub, label string) (*signerRef, *Reject) {
+	if s := kp.signer.Load(); s != nil {
+		return s, nil
+	}
+	s, err := e.b.Signer(ctx, label)
+	if err != nil {
+		return nil, backendReject(e.b, label, err)
+	}
+	ref := &signerRef{s}
+	kp.signer.CompareAndSwap(nil, ref)
+	return ref, nil
+}
+
+// dropSigner forgets ref after it failed to sign.
+func (kp *keyPub) dropSigner(ref *signerRef) { kp.signer.CompareAndSwap(ref, nil) }
 
 // compositeAlg is the composite algorithm of a traditional key algorithm.
 func compositeAlg(a backend.Algorithm) (pq.Alg, bool) {
@@ -91,6 +123,8 @@ func (e *Engine) pub(ctx context.Context, label string, want backend.Algorithm) 
 		return nil, rejectf(ReasonBackendError, "composite public key of %s: %v", label, err)
 	}
 	kp.trad, kp.tradBytes, kp.mldsa, kp.compAlg, kp.composite = pub, tb, ml, ca, comp
+	kp.mldsaBytes = ml.Bytes()
+	kp.tradID, kp.mldsaID, kp.compID = keyID(tb), keyID(kp.mldsaBytes), keyID(comp)
 	e.pubs.Store(label, kp)
 	return kp, nil
 }
@@ -318,10 +352,9 @@ func (e *Engine) PublicKey(ctx context.Context, tenant, name string) (*KeyInfo, 
 		}
 		kv := KeyVersion{Version: v, Label: label}
 		if kp.trad != nil {
-			ml := kp.mldsa.Bytes()
-			kv.PublicKey, kv.KeyID = kp.tradBytes, keyID(kp.tradBytes)
-			kv.MLDSAPublicKey, kv.MLDSAKeyID = ml, keyID(ml)
-			kv.CompositeAlg, kv.CompositePublicKey, kv.CompositeKeyID = string(kp.compAlg), kp.composite, keyID(kp.composite)
+			kv.PublicKey, kv.KeyID = kp.tradBytes, kp.tradID
+			kv.MLDSAPublicKey, kv.MLDSAKeyID = kp.mldsaBytes, kp.mldsaID
+			kv.CompositeAlg, kv.CompositePublicKey, kv.CompositeKeyID = string(kp.compAlg), kp.composite, kp.compID
 		}
 		info.Versions = append(info.Versions, kv)
 	}

@@ -120,7 +120,10 @@ func (e *Engine) resolve(st *state, tenant, name string, version int, op string,
 	if v == 0 {
 		v = ks.version
 	}
-	label := versionLabel(ks.tenant, ks.name, v)
+	label := ks.cur
+	if v != ks.version {
+		label = versionLabel(ks.tenant, ks.name, v)
+	}
 	rec.Key, rec.KeyVersion = label, v
 	creates := op == capability.OpSign || op == capability.OpWrap
 	switch {
@@ -142,7 +145,7 @@ func (e *Engine) resolve(st *state, tenant, name string, version int, op string,
 
 // authorize checks the capability for the request and records its id.
 func (e *Engine) authorize(token string, t *target, op, alg string, now time.Time, rec *audit.Record) *Reject {
-	v, err := e.checker.Check(token, capability.Request{Tenant: t.ks.tenant, Op: op, Alg: alg, Key: t.label}, now)
+	v, err := e.check(token, capability.Request{Tenant: t.ks.tenant, Op: op, Alg: alg, Key: t.label}, now)
 	if err != nil {
 		return AsReject(err, Reason(capability.ReasonUnavailable))
 	}
@@ -318,28 +321,29 @@ func (e *Engine) sign(ctx context.Context, token string, req SignRequest, rec *a
 	if rej != nil {
 		return nil, rej
 	}
-	signer, err := e.b.Signer(ctx, t.label)
-	if err != nil {
-		return nil, backendReject(e.b, t.label, err)
+	signer, rej := e.signerFor(ctx, kp, t.label)
+	if rej != nil {
+		return nil, rej
 	}
 	res := &SignResult{Alg: f.sigAlg, Mode: string(f.mode), Key: t.label, Version: t.v, RequestID: rec.RequestID}
+	var err error
 	switch f.mode {
 	case pq.ModeOff:
-		res.PublicKey = kp.tradBytes
+		res.PublicKey, res.KeyID = kp.tradBytes, kp.tradID
 		if req.Digest != nil {
 			res.Signature, err = signDigest(signer, req.Digest)
 		} else {
 			res.Signature, err = pq.SignForMode(f.mode, f.compAlg, nil, signer, req.Message, nil)
 		}
 	case pq.ModePQOnly:
-		res.PublicKey = kp.mldsa.Bytes()
+		res.PublicKey, res.KeyID = kp.mldsaBytes, kp.mldsaID
 		_, priv, rej := e.mldsaKey(ctx, t.label)
 		if rej != nil {
 			return nil, rej
 		}
 		res.Signature, err = pq.SignForMode(f.mode, f.compAlg, priv, nil, req.Message, req.Context)
 	default:
-		res.PublicKey = kp.composite
+		res.PublicKey, res.KeyID = kp.composite, kp.compID
 		_, priv, rej := e.mldsaKey(ctx, t.label)
 		if rej != nil {
 			return nil, rej
@@ -350,9 +354,9 @@ func (e *Engine) sign(ctx context.Context, token string, req SignRequest, rec *a
 	case errors.Is(err, pq.ErrPrefixedMessage):
 		return nil, rejectf(ReasonBadRequest, "in PQ mode %s a message may not begin with the composite signature prefix", f.mode)
 	case err != nil:
+		kp.dropSigner(signer)
 		return nil, rejectf(ReasonBackendError, "signing with %s: %v", t.label, err)
 	}
-	res.KeyID = keyID(res.PublicKey)
 	return res, nil
 }
 
