@@ -203,7 +203,7 @@ func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
 	r.ApplianceID = l.id
 	// The frame is built in place: 8 header bytes, then the record's
 	// canonical JSON (appendCanonical: the bytes of canon.Marshal).
-	frame, err := r.appendCanonical(make([]byte, 8, 8+512+len(r.Detail)))
+	frame, err := r.appendCanonical(make([]byte, 8, 8+recordOverhead+r.stringBytes()))
 	if err != nil {
 		l.mu.Unlock()
 		return Receipt{}, err

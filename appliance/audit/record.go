@@ -63,6 +63,17 @@ func (r *Record) appendCanonical(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// recordOverhead bounds what appendCanonical writes besides the strings'
+// own bytes when none needs escaping: names, quotes, punctuation, integers.
+const recordOverhead = 320
+
+// stringBytes is the length of r's strings.
+func (r *Record) stringBytes() int {
+	return len(r.Type) + len(r.Prev) + len(r.Time) + len(r.ApplianceID) + len(r.Event) + len(r.Outcome) +
+		len(r.Reason) + len(r.RequestID) + len(r.Tenant) + len(r.Key) + len(r.Alg) + len(r.CapabilityID) +
+		len(r.Digest) + len(r.GovernanceCommit) + len(r.Detail)
+}
+
 // appendString appends s as a JCS string (RFC 8785 §3.2.2.2): '"', '\\'
 // and the controls below 0x20 escaped (the two-letter forms where JSON has
 // one), every other rune as its UTF-8 bytes, each invalid byte as U+FFFD.

@@ -121,3 +121,18 @@ func TestAppendedRecordsReadBack(t *testing.T) {
 		t.Fatalf("size %d after a refused append, want %d", l.Size(), len(in))
 	}
 }
+
+// TestRecordOverhead: recordOverhead covers everything but the strings, so
+// Append sizes a frame once.
+func TestRecordOverhead(t *testing.T) {
+	r := full()
+	r.Index, r.KeyVersion, r.PolicyVersion = -(1<<53 - 1), -(1<<53 - 1), -(1<<53 - 1)
+	b, err := r.appendCanonical(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	escaped := strings.Count(r.Detail, `"`) // each escape adds one byte
+	if over := len(b) - r.stringBytes() - escaped; over > recordOverhead {
+		t.Fatalf("%d bytes besides the strings, recordOverhead is %d", over, recordOverhead)
+	}
+}
