@@ -28,8 +28,8 @@ type CommitInfo struct {
 
 // Commit reads one commit.
 func (r *Repo) Commit(ctx context.Context, h Hash) (CommitInfo, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if err := ctx.Err(); err != nil {
 		return CommitInfo{}, err
 	}
@@ -46,8 +46,8 @@ func (r *Repo) Commit(ctx context.Context, h Hash) (CommitInfo, error) {
 // chain of to, the error is a *NotDescendantError; from == to gives an empty
 // chain.
 func (r *Repo) FirstParentChain(ctx context.Context, from, to Hash) ([]CommitInfo, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	var chain []CommitInfo
 	h := to
 	for h != from {
@@ -76,8 +76,8 @@ func (r *Repo) FirstParentChain(ctx context.Context, from, to Hash) ([]CommitInf
 // IsAncestor reports whether a is an ancestor of b through any parent, or
 // equal to b. Both must be commits in the repository.
 func (r *Repo) IsAncestor(ctx context.Context, a, b Hash) (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	return r.isAncestor(ctx, a, b)
 }
 

@@ -17,8 +17,8 @@ import (
 // AddRemote records a remote named name at url (fetch refspec
 // +refs/heads/*:refs/remotes/<name>/*), as after Init before a first Push.
 func (r *Repo) AddRemote(name, url string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if _, err := r.repo.CreateRemote(&config.RemoteConfig{Name: name, URLs: []string{url}}); err != nil {
 		return fmt.Errorf("gitrepo: adding remote %q: %w", name, err)
 	}
@@ -35,8 +35,8 @@ func (r *Repo) AddRemote(name, url string) error {
 // Refs are fetched into a private namespace first and then moved into place
 // with the same compare-and-swap as CommitToBranch.
 func (r *Repo) Fetch(ctx context.Context, remote string, refspecs []string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if len(refspecs) == 0 {
 		rem, err := r.repo.Remote(remote)
 		if err != nil {
@@ -131,6 +131,7 @@ func (r *Repo) fetch(ctx context.Context, remote string, specs []fetchSpec) erro
 	r.dropTmpRefs() // left by a crash: never mistake them for fetched refs
 	defer r.dropTmpRefs()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, RefSpecs: tmp, Tags: git.NoTags})
+	r.objects.invalidate() // the fetch may have added a pack
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, git.ErrRemoteNotFound):
@@ -233,8 +234,8 @@ func (r *Repo) dropTmpRefs() {
 // uncommitted changes to tracked files are an ErrDirtyWorktree error and
 // nothing moves.
 func (r *Repo) Pull(ctx context.Context, remote, branch string) (old, new Hash, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if err := validBranch(branch); err != nil {
 		return Hash{}, Hash{}, err
 	}
@@ -313,8 +314,8 @@ func (r *Repo) Pull(ctx context.Context, remote, branch string) (old, new Hash, 
 // a *NonFastForwardError (fetch, rebuild, push again); any other refusal by
 // the server is a *PushRejectedError.
 func (r *Repo) Push(ctx context.Context, remote, refspec string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	body, force := strings.CutPrefix(refspec, "+")
 	src, dstStr, hasColon := strings.Cut(body, ":")
 	if !hasColon {

@@ -53,7 +53,8 @@ type Repo struct {
 	dir     string // as given to Open, Init or Clone
 	gitDir  string // the directory holding objects/ and refs/
 	bare    bool
-	trees   treeCache
+	objects *objectStore // trees and blobs, read without go-git
+	trees   *lru[Hash, parsedTree]
 }
 
 // Open opens the repository at dir: a worktree whose .git is a directory, or
@@ -150,15 +151,37 @@ func wrap(g *git.Repository, dir string) (*Repo, error) {
 	if err := st.Close(); err != nil {
 		return nil, fmt.Errorf("gitrepo: %s: %w", dir, err)
 	}
-	storage := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{
+	// go-git now reads commits, refs and what objectStore leaves to it
+	// (alternates, unusual deltas): its cache need not be large. It keeps a
+	// pack file open for the length of one operation (KeepDescriptors);
+	// unlock closes them.
+	storage := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRU(goGitCacheBytes), filesystem.Options{
 		LargeObjectThreshold: MaxFileSize,
+		KeepDescriptors:      true,
 	})
 	g, err = git.Open(storage, wtFS)
 	if err != nil {
 		storage.Close()
 		return nil, fmt.Errorf("gitrepo: opening %s: %w", dir, err)
 	}
-	return &Repo{repo: g, storage: storage, dir: dir, gitDir: gitDir, bare: bare}, nil
+	return &Repo{
+		repo: g, storage: storage, dir: dir, gitDir: gitDir, bare: bare,
+		objects: newObjectStore(gitDir),
+		trees:   newLRU[Hash, parsedTree](treeCacheBytes),
+	}, nil
+}
+
+// goGitCacheBytes sizes go-git's object cache.
+const goGitCacheBytes = 16 * cache.MiByte
+
+// lock takes the Repo for one operation; unlock ends it, closing the files
+// it opened, so that no file stays open between operations.
+func (r *Repo) lock() { r.mu.Lock() }
+
+func (r *Repo) unlock() {
+	r.objects.release()
+	r.storage.Close() // read-only pack descriptors: nothing to lose on close
+	r.mu.Unlock()
 }
 
 // Close releases what the repository holds. No file stays open between
@@ -167,6 +190,7 @@ func wrap(g *git.Repository, dir string) (*Repo, error) {
 func (r *Repo) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.objects.release()
 	return r.storage.Close()
 }
 
@@ -192,8 +216,8 @@ func (r *Repo) Bare() bool { return r.bare }
 // syntax (main~1, @{u}) is not accepted. A name that matches nothing wraps
 // ErrNotFound, as does HEAD in a repository with no commit yet.
 func (r *Repo) Resolve(name string) (Hash, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	return r.resolve(name)
 }
 

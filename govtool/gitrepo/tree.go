@@ -6,255 +6,115 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// kind is what a tree entry holds.
-type kind uint8
+// treeCacheBytes bounds the parsed trees a Repo keeps, by the size of their
+// objects plus their entry lists. Trees are cached by object hash, so a hit
+// is always the tree asked for, and only after it passed parseTree's checks.
+// Consecutive commits share most trees: the old side of one commit's diff is
+// the new side of the previous one's.
+const treeCacheBytes = 32 << 20
 
-const (
-	kindFile      kind = iota + 1 // regular file, 100644 or 100755
-	kindDir                       // 40000
-	kindSymlink                   // 120000
-	kindSubmodule                 // 160000 (gitlink)
-)
+// entryCost approximates the memory of one parsed entry (its name is a
+// substring of the tree's text, counted with the tree).
+const entryCost = 56
 
-func (k kind) String() string {
-	switch k {
-	case kindFile:
-		return "file"
-	case kindDir:
-		return "directory"
-	case kindSymlink:
-		return "symbolic link"
-	case kindSubmodule:
-		return "submodule"
-	}
-	return "unknown"
+// parsedTree is a tree object's text and its entries, as parseTree returns
+// them: their names are substrings of text.
+type parsedTree struct {
+	text    string
+	entries []entry
 }
-
-type entry struct {
-	name string
-	kind kind
-	exec bool // 100755
-	hash Hash
-}
-
-// gitMode is the mode written into a tree object for e.
-func (e entry) gitMode() string {
-	switch e.kind {
-	case kindDir:
-		return "40000"
-	case kindSymlink:
-		return "120000"
-	case kindSubmodule:
-		return "160000"
-	}
-	if e.exec {
-		return "100755"
-	}
-	return "100644"
-}
-
-// compareEntries orders entries as Git does: by name bytes, a directory's
-// name compared as if it ended in "/".
-func compareEntries(a, b *entry) int {
-	n := min(len(a.name), len(b.name))
-	if c := strings.Compare(a.name[:n], b.name[:n]); c != 0 {
-		return c
-	}
-	ca, cb := sortByte(a, n), sortByte(b, n)
-	switch {
-	case ca < cb:
-		return -1
-	case ca > cb:
-		return 1
-	}
-	return 0
-}
-
-func sortByte(e *entry, n int) byte {
-	if n < len(e.name) {
-		return e.name[n]
-	}
-	if e.kind == kindDir {
-		return '/'
-	}
-	return 0
-}
-
-// parseTree decodes a tree object strictly. path names the tree in errors.
-func parseTree(raw []byte, path string) ([]entry, error) {
-	// One conversion: every name is a substring of it, not its own copy.
-	data := string(raw)
-	bad := func(format string, args ...any) error {
-		return &TreeEntryError{Path: path, Reason: "malformed tree: " + fmt.Sprintf(format, args...)}
-	}
-	var out []entry
-	for len(data) > 0 {
-		sp := strings.IndexByte(data, ' ')
-		if sp < 0 {
-			return nil, bad("missing mode terminator")
-		}
-		var e entry
-		switch data[:sp] {
-		case "100644":
-			e.kind = kindFile
-		case "100755":
-			e.kind, e.exec = kindFile, true
-		case "40000":
-			e.kind = kindDir
-		case "120000":
-			e.kind = kindSymlink
-		case "160000":
-			e.kind = kindSubmodule
-		default:
-			return nil, bad("mode %q is not one Git writes", data[:sp])
-		}
-		data = data[sp+1:]
-		nul := strings.IndexByte(data, 0)
-		if nul < 0 || len(data) < nul+1+len(Hash{}) {
-			return nil, bad("truncated entry")
-		}
-		e.name = data[:nul]
-		copy(e.hash[:], data[nul+1:])
-		data = data[nul+1+len(Hash{}):]
-		if reason := badName(e.name); reason != "" {
-			return nil, &TreeEntryError{Path: join(path, e.name), Reason: "malformed tree: " + reason}
-		}
-		if len(out) > 0 && compareEntries(&out[len(out)-1], &e) >= 0 {
-			return nil, bad("entries out of order or duplicated at %q", e.name)
-		}
-		out = append(out, e)
-	}
-	// A file and a directory of the same name sort apart ("a" < "a-b" < "a/"),
-	// so the order check above does not see them.
-	for i := range out {
-		if out[i].kind == kindDir {
-			if _, ok := find(out, out[i].name, false); ok {
-				return nil, bad("%q is both a directory and a file", out[i].name)
-			}
-		}
-	}
-	return out, nil
-}
-
-// badName says why name cannot be a tree entry, or returns "".
-func badName(name string) string {
-	switch {
-	case name == "":
-		return "empty name"
-	case name == "." || name == "..":
-		return "name " + name
-	case strings.EqualFold(name, ".git"):
-		return "name .git"
-	case strings.ContainsRune(name, '/'):
-		return "name contains /"
-	case strings.IndexByte(name, 0) >= 0:
-		return "name contains NUL"
-	}
-	return ""
-}
-
-// find looks name up in sorted entries, as a directory or as a non-directory.
-func find(entries []entry, name string, dir bool) (int, bool) {
-	key := entry{name: name, kind: kindFile}
-	if dir {
-		key.kind = kindDir
-	}
-	i := sort.Search(len(entries), func(i int) bool { return compareEntries(&entries[i], &key) >= 0 })
-	if i < len(entries) && entries[i].name == name && (entries[i].kind == kindDir) == dir {
-		return i, true
-	}
-	return i, false
-}
-
-// lookup finds name in entries whatever its kind.
-func lookup(entries []entry, name string) (entry, bool) {
-	if i, ok := find(entries, name, false); ok {
-		return entries[i], true
-	}
-	if i, ok := find(entries, name, true); ok {
-		return entries[i], true
-	}
-	return entry{}, false
-}
-
-func join(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
-// treeCache keeps parsed trees by hash. Trees are immutable, so a hit is
-// always right; the cache is dropped whole when it holds too many entries.
-type treeCache struct {
-	m       map[Hash][]entry
-	entries int
-}
-
-const treeCacheEntries = 1 << 18
 
 // tree returns the parsed entries of tree h; the zero Hash is the empty tree.
 // The returned slice is shared: do not modify it.
 func (r *Repo) tree(h Hash, path string) ([]entry, error) {
+	return r.treeFrom(h, path, Hash{})
+}
+
+// treeFrom is tree, faster when h is a new version of tree prev (see
+// parseTreeFrom) and prev is cached.
+func (r *Repo) treeFrom(h Hash, path string, prev Hash) ([]entry, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
-	if es, ok := r.trees.m[h]; ok {
-		return es, nil
+	if t, ok := r.trees.get(h); ok {
+		return t.entries, nil
 	}
-	data, err := r.object(h, plumbing.TreeObject, path, maxTreeSize)
+	text, err := r.object(h, plumbing.TreeObject, path, maxTreeSize)
 	if err != nil {
 		return nil, err
 	}
-	es, err := parseTree(data, path)
+	var es []entry
+	if old, ok := r.trees.get(prev); ok && !prev.IsZero() {
+		es, err = parseTreeFrom(old.text, old.entries, text, path)
+	} else {
+		es, err = parseTree(text, path)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if r.trees.m == nil || r.trees.entries+len(es) > treeCacheEntries {
-		r.trees = treeCache{m: make(map[Hash][]entry)}
-	}
-	r.trees.m[h] = es
-	r.trees.entries += len(es) + 1
+	r.trees.put(h, parsedTree{text, es}, int64(len(text))+entryCost*int64(cap(es)))
 	return es, nil
 }
 
 // object reads object h, which must have type t and at most limit bytes.
+// Objects too large are refused before their content is read.
+func (r *Repo) object(h Hash, t plumbing.ObjectType, path string, limit int64) (string, error) {
+	typ, data, err := r.objects.read(h, limit)
+	var tl *tooLargeError
+	switch {
+	case err == nil:
+		if typ != t {
+			return "", &TreeEntryError{Path: path, Reason: fmt.Sprintf("names a %s object where a %s is expected", typ, t)}
+		}
+		return data, nil
+	case errors.As(err, &tl):
+		if tl.typ != t {
+			return "", &TreeEntryError{Path: path, Reason: fmt.Sprintf("names a %s object where a %s is expected", tl.typ, t)}
+		}
+		return "", &FileTooLargeError{Path: displayPath(path), Size: tl.size, Limit: limit}
+	case errors.Is(err, errFallback):
+		return r.goGitObject(h, t, path, limit)
+	}
+	return "", fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
+}
+
+// goGitObject is object through go-git, for what objectStore leaves to it.
 // Objects over MaxFileSize are opened lazily by the storage, so the size is
 // checked before the content is read.
-func (r *Repo) object(h Hash, t plumbing.ObjectType, path string, limit int64) ([]byte, error) {
+func (r *Repo) goGitObject(h Hash, t plumbing.ObjectType, path string, limit int64) (string, error) {
 	obj, err := r.repo.Storer.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			return nil, fmt.Errorf("gitrepo: %s (%s %s): %w", displayPath(path), t, h, ErrNotFound)
+			return "", fmt.Errorf("gitrepo: %s (%s %s): %w", displayPath(path), t, h, ErrNotFound)
 		}
-		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
+		return "", fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
 	}
 	if obj.Type() != t {
-		return nil, &TreeEntryError{Path: path, Reason: fmt.Sprintf("names a %s object where a %s is expected", obj.Type(), t)}
+		return "", &TreeEntryError{Path: path, Reason: fmt.Sprintf("names a %s object where a %s is expected", obj.Type(), t)}
 	}
 	size := obj.Size()
 	if size > limit {
-		return nil, &FileTooLargeError{Path: displayPath(path), Size: size, Limit: limit}
+		return "", &FileTooLargeError{Path: displayPath(path), Size: size, Limit: limit}
 	}
 	rd, err := obj.Reader()
 	if err != nil {
-		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
+		return "", fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
 	}
 	defer rd.Close()
-	data := make([]byte, size)
-	if _, err := io.ReadFull(rd, data); err != nil {
-		return nil, fmt.Errorf("gitrepo: %s: reading %s %s: %w", displayPath(path), t, h, err)
+	var data strings.Builder
+	data.Grow(int(size))
+	if n, err := io.Copy(&data, io.LimitReader(rd, size)); err != nil || n != size {
+		return "", fmt.Errorf("gitrepo: %s: reading %s %s: %d of %d bytes: %v", displayPath(path), t, h, n, size, err)
 	}
 	if n, _ := rd.Read(make([]byte, 1)); n != 0 {
-		return nil, fmt.Errorf("gitrepo: %s: %s %s is longer than its header says", displayPath(path), t, h)
+		return "", fmt.Errorf("gitrepo: %s: %s %s is longer than its header says", displayPath(path), t, h)
 	}
-	return data, nil
+	return data.String(), nil
 }
 
 func displayPath(p string) string {
@@ -269,7 +129,11 @@ func (r *Repo) file(e entry, path string) ([]byte, error) {
 	if e.kind != kindFile {
 		return nil, &TreeEntryError{Path: path, Reason: fmt.Sprintf("is a %s; governance paths hold only regular files", e.kind)}
 	}
-	return r.object(e.hash, plumbing.BlobObject, path, MaxFileSize)
+	data, err := r.object(e.hash, plumbing.BlobObject, path, MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(data), nil
 }
 
 // rootTree returns the tree hash of commit c.
@@ -298,8 +162,8 @@ func validPath(p string) error {
 // wraps ErrNotFound; a directory, symbolic link or submodule is a
 // *TreeEntryError.
 func (r *Repo) ReadFile(ctx context.Context, commit Hash, path string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -341,8 +205,8 @@ func (r *Repo) ReadFile(ctx context.Context, commit Hash, path string) ([]byte, 
 // directory recursively, "" lists everything. A symbolic link or submodule
 // under prefix is a *TreeEntryError.
 func (r *Repo) ListFiles(ctx context.Context, commit Hash, prefix string) (map[string][]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	t, err := r.rootTree(commit)
 	if err != nil {
 		return nil, err
@@ -440,8 +304,8 @@ type Change struct {
 // size of the change, not of the repository. A symbolic link or submodule
 // changed under a prefix is a *TreeEntryError.
 func (r *Repo) Changes(ctx context.Context, c CommitInfo, prefixes []string) ([]Change, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	co, err := r.commit(c.Hash)
 	if err != nil {
 		return nil, err
@@ -479,7 +343,7 @@ func (d *differ) diff(a, b Hash, dir string) error {
 	if err != nil {
 		return err
 	}
-	eb, err := d.r.tree(b, dir)
+	eb, err := d.r.treeFrom(b, dir, a)
 	if err != nil {
 		return err
 	}

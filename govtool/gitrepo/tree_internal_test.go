@@ -41,7 +41,7 @@ func TestCompareEntriesGitOrder(t *testing.T) {
 			}
 		}
 	}
-	if _, err := parseTree(encodeTree(sorted), "x"); err == nil || !strings.Contains(err.Error(), "both a directory and a file") {
+	if _, err := parseTree(string(encodeTree(sorted)), "x"); err == nil || !strings.Contains(err.Error(), "both a directory and a file") {
 		t.Errorf("parseTree with a file and a directory named a = %v", err)
 	}
 }
@@ -61,7 +61,7 @@ func FuzzParseTree(f *testing.F) {
 	f.Add([]byte("100644 a"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		es, err := parseTree(data, "fuzz")
+		es, err := parseTree(string(data), "fuzz")
 		if err != nil {
 			return
 		}

@@ -55,8 +55,8 @@ type CommitRequest struct {
 // ErrNotFound (deleting a path that does not exist), *RefChangedError (the
 // branch moved meanwhile; the worktree and index already hold the files).
 func (r *Repo) CommitFiles(ctx context.Context, req CommitRequest) (Hash, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if err := ctx.Err(); err != nil {
 		return Hash{}, err
 	}
@@ -106,8 +106,8 @@ func (r *Repo) CommitFiles(ctx context.Context, req CommitRequest) (Hash, error)
 // the objects written are unreferenced and harmless), ErrRefLocked,
 // ErrNoChanges, ErrNoIdentity, ErrNotFound (deleting a missing path).
 func (r *Repo) CommitToBranch(ctx context.Context, branch string, parent Hash, files map[string][]byte, msg string, sig Signature) (Hash, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.lock()
+	defer r.unlock()
 	if err := ctx.Err(); err != nil {
 		return Hash{}, err
 	}
