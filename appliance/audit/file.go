@@ -41,9 +41,9 @@ type FileLog struct {
 	f      *os.File
 	id     string
 	now    Clock
-	hashes []tlog.Hash // stored hashes of the Merkle tree (tlog layout)
-	n      int64       // records written
-	last   tlog.Hash   // leaf hash of the last record
+	hashes *hashStore // stored hashes of the Merkle tree (tlog layout)
+	n      int64      // records written
+	last   tlog.Hash  // leaf hash of the last record
 
 	smu     sync.Mutex // guards durable, syncing, failed; never held while taking mu
 	scond   *sync.Cond
@@ -67,10 +67,16 @@ func OpenFile(dir, applianceID string, now Clock) (*FileLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	l := &FileLog{f: f, id: applianceID, now: now}
+	hs, err := openHashStore(filepath.Join(dir, "audit.hashes"))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l := &FileLog{f: f, id: applianceID, now: now, hashes: hs}
 	l.scond = sync.NewCond(&l.smu)
 	if err := l.load(); err != nil {
 		f.Close()
+		hs.f.Close()
 		return nil, err
 	}
 	l.durable = l.n
@@ -158,30 +164,19 @@ func (l *FileLog) addLeaf(body []byte) error {
 
 // addHashes adds body as record l.n to the tree.
 func (l *FileLog) addHashes(body []byte) error {
-	hs, err := tlog.StoredHashes(l.n, body, l.hashReader())
+	hs, err := tlog.StoredHashes(l.n, body, l.hashes)
 	if err != nil {
 		return err
 	}
-	l.hashes = append(l.hashes, hs...)
+	if err := l.hashes.append(hs); err != nil {
+		return err
+	}
 	l.last = tlog.RecordHash(body)
 	l.n++
 	return nil
 }
 
-type hashReader []tlog.Hash
-
-func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x < 0 || x >= int64(len(h)) {
-			return nil, fmt.Errorf("hash index %d out of range", x)
-		}
-		out[i] = h[x]
-	}
-	return out, nil
-}
-
-func (l *FileLog) hashReader() tlog.HashReader { return hashReader(l.hashes) }
+func (l *FileLog) hashReader() tlog.HashReader { return l.hashes }
 
 // Append implements Logger.
 func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
@@ -311,5 +306,8 @@ func (l *FileLog) Close() error {
 	}
 	err := l.f.Close()
 	l.f = nil
+	if herr := l.hashes.f.Close(); err == nil {
+		err = herr
+	}
 	return err
 }

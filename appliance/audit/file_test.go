@@ -56,7 +56,11 @@ func TestAppendReopenAndTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf := l.hashes[tlog.StoredHashIndex(0, 2)]
+	leaves, err := l.hashReader().ReadHashes([]int64{tlog.StoredHashIndex(0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := leaves[0]
 	if err := tlog.CheckRecord(p, 6, root6, 2, leaf); err != nil {
 		t.Fatal(err)
 	}
