@@ -5,7 +5,7 @@ PKGS      := ./...
 DEMO_DIR  ?=
 FUZZTIME  ?= 30s
 
-.PHONY: all build test test-short demo bench lint fuzz clean
+.PHONY: all build test demo bench bench-api lint fuzz clean
 
 all: build
 
@@ -24,7 +24,12 @@ demo: build
 
 ## bench: benchmarks, each printing its ratio against a bare baseline measured in the same run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./govtool/... ./appliance/...
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./govtool/... ./appliance/...
+
+## bench-api: the appliance's sign path through HTTP, 6 runs, summarised by benchstat.
+bench-api:
+	$(GO) test -p 1 -run '^$$' -bench 'SignHTTP|HTTPFloor' -benchtime 20000x -count 6 ./appliance/api | tee bench-api.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench-api.txt
 
 ## fuzz: a short run of every fuzz target (crashers land in testdata/fuzz).
 fuzz:
@@ -39,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTree$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
 	$(GO) test -run '^$$' -fuzz '^FuzzParseState$$' -fuzztime $(FUZZTIME) ./appliance/sync
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./appliance/audit
 	$(GO) test -run '^$$' -fuzz '^FuzzMergeSignatures$$' -fuzztime $(FUZZTIME) ./govtool/cli
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) ./govtool/cli
 	$(GO) test -run '^$$' -fuzz '^FuzzGitHubEscape$$' -fuzztime $(FUZZTIME) ./govtool/cli
