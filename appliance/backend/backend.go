@@ -70,6 +70,9 @@ type Backend interface {
 	// Signer returns a crypto.Signer whose Sign runs inside the backend.
 	// Ed25519 signers take crypto.Hash(0) and the whole message; ECDSA P-256
 	// signers take crypto.SHA256 and a digest and return an ASN.1 signature.
+	// Callers keep a signer for the life of the backend: it must stay valid
+	// until Close (re-opening sessions itself), or return an error, after
+	// which the caller asks for a new one.
 	Signer(ctx context.Context, label string) (crypto.Signer, error)
 	// Wrap encrypts plaintext under the AES256GCM key label, binding aad.
 	Wrap(ctx context.Context, label string, plaintext, aad []byte) ([]byte, error)
