@@ -7,17 +7,28 @@ import (
 	"strings"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
+	"github.com/ron-kms/ron-kms/govtool/quorum"
 )
 
 // Describe states each entry of ops in words against prev, for `govtool
 // diff` and review comments: "tenant ACME pq_mode hybrid_or→hybrid_and",
 // "inflight_cap 64→70 (baseline 64, within ±20%)", "+capability revocation
 // cap-1". Entries that do not apply are described as written.
+//
+// Each entry is described against the policy the entries before it leave
+// (as Classify judges it), so "create tenant acme" followed by its PQ mode
+// reads "tenant acme pq_mode hybrid_and→hybrid_or".
 func Describe(prev *Policy, ops []Op) []string {
-	tree, _ := canon.ToTree(prev)
+	cur := prev
 	out := make([]string, 0, len(ops))
-	for _, o := range ops {
-		out = append(out, describeOp(prev, tree, o))
+	for i, o := range ops {
+		if i > 0 {
+			if next, err := Apply(prev, ops[:i], Applied{Proposal: classifyDraftID, Digest: quorum.GenesisPrevious, ExecutedAt: "2000-01-01T00:00:00Z"}); err == nil {
+				cur = next
+			}
+		}
+		tree, _ := canon.ToTree(cur)
+		out = append(out, describeOp(cur, tree, o))
 	}
 	return out
 }
@@ -145,9 +156,16 @@ func short(v any) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case canon.Object:
+		if len(x) == 0 {
+			return "{}"
+		}
 		parts := []string{}
 		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if k == "public_key" {
+				continue
+			}
+			if o, ok := x[k].(canon.Object); ok && len(o) > 0 {
+				parts = append(parts, k+"=("+short(o)+")")
 				continue
 			}
 			parts = append(parts, k+"="+short(x[k]))
