@@ -197,7 +197,7 @@ func TestParseChange(t *testing.T) {
 		{prev, "global", "cache_size=1100", "set", "/limits/cache_size", policy.Parameter, ""},
 		{prev, "global", "baseline.cache_size=2048", "set", "/baseline/cache_size", policy.Sensitive, ""},
 		{prev, "global", "freeze=key compromise suspected", "set", "/freeze", policy.Sensitive, "EMERGENCY FREEZE reason=key compromise suspected until=2026-03-02T10:00:00Z"},
-		{prev, "global", "enroll_appliance=edge-1:tpm:edge-1+0a0b0c0d+Zm9v:0x81000001", "set", "/appliances/edge-1", policy.Sensitive, "enroll appliance edge-1 (audit_public_key=edge-1+0a0b0c0d+Zm9v backend=kind=tpm slot=0x81000001)"},
+		{prev, "global", "enroll_appliance=edge-1:tpm:edge-1+0a0b0c0d+Zm9v:0x81000001", "set", "/appliances/edge-1", policy.Sensitive, "enroll appliance edge-1 (audit_public_key=edge-1+0a0b0c0d+Zm9v backend=(kind=tpm slot=0x81000001))"},
 		{prev, "global", "signer_set=2:sha256:" + strings.Repeat("ab", 32), "set", "/signer_set", policy.Sensitive, ""},
 		{prev, "global", "add_webhook=https://hooks.example.com/revoked", "add", "/revocation_webhooks", policy.Sensitive, ""},
 	} {
