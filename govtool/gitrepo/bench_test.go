@@ -30,6 +30,9 @@ var (
 	benchDir  string
 	benchErr  error
 	benchTemp []string
+
+	benchCloneOnce sync.Once
+	benchCloneDir  string
 )
 
 func TestMain(m *testing.M) {
@@ -149,6 +152,94 @@ func BenchmarkChanges(b *testing.B) {
 	b.ReportMetric(float64(changesTime.Nanoseconds())/n, "changes-ns/100commits")
 	b.ReportMetric(float64(directTime.Nanoseconds())/n, "direct-ns/100commits")
 	b.ReportMetric(float64(changesTime)/float64(directTime), "ratio")
+}
+
+// benchClone is benchRepo as a clone holds it — one pack, written by git
+// upload-pack with its usual delta chains — which is what CI and an
+// appliance verify.
+func benchClone(b *testing.B) string {
+	src := benchRepo(b)
+	benchCloneOnce.Do(func() {
+		dir := filepath.Join(filepath.Dir(src), "clone.git")
+		if _, err := gittest.GitErr("", "clone", "-q", "--bare", "--no-local", src, dir); err != nil {
+			b.Fatal(err)
+		}
+		benchCloneDir = dir
+	})
+	if benchCloneDir == "" {
+		b.Fatal("cloning the benchmark repository failed")
+	}
+	return benchCloneDir
+}
+
+// BenchmarkHistory reads what verification reads of a whole history: every
+// commit's changes (Changes, as govtool/history calls it), oldest first,
+// from a freshly opened clone of benchRepo — 1,000 versions of one flat
+// directory growing to 10,000 entries. The baseline reads only the 10,000
+// blobs those changes hold, known in advance by hash, straight from go-git.
+// It reports
+//
+//	walk-ns/commit    the history walk, per commit
+//	direct-ns/commit  the baseline, per commit
+//	ratio             walk / direct
+func BenchmarkHistory(b *testing.B) {
+	ctx := context.Background()
+	dir := benchClone(b)
+	var blobs []plumbing.Hash
+	for n := range benchCommits * benchFilesPerCommit {
+		data := benchContent(n)
+		blobs = append(blobs, plumbing.Hash(sha1.Sum(append(fmt.Appendf(nil, "blob %d\x00", len(data)), data...))))
+	}
+	var walkTime, directTime time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r, err := gitrepo.Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		head, err := r.Resolve("main")
+		if err != nil {
+			b.Fatal(err)
+		}
+		chain, err := r.FirstParentChain(ctx, gitrepo.Hash{}, head)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, c := range chain {
+			cs, err := r.Changes(ctx, c, governance)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(cs) != benchFilesPerCommit || !bytes.Equal(cs[0].After, benchContent(i*benchFilesPerCommit)) {
+				b.Fatalf("commit %d: %d changes", i, len(cs))
+			}
+		}
+		mid := time.Now()
+		g, err := git.PlainOpen(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range blobs {
+			blob, err := g.BlobObject(h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rd, err := blob.Reader()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				b.Fatal(err)
+			}
+			rd.Close()
+		}
+		walkTime += mid.Sub(start)
+		directTime += time.Since(mid)
+	}
+	n := float64(b.N) * benchCommits
+	b.ReportMetric(float64(walkTime.Nanoseconds())/n, "walk-ns/commit")
+	b.ReportMetric(float64(directTime.Nanoseconds())/n, "direct-ns/commit")
+	b.ReportMetric(float64(walkTime)/float64(directTime), "ratio")
 }
 
 // BenchmarkFirstParentChain walks the whole generated history.

@@ -31,13 +31,13 @@ import (
 // from the pack's content, by whichever git received it; the pack file is
 // checked against the name the .idx gives it.
 //
-// What it does not handle it reports as errFallback, and the Repo reads the
-// object with go-git instead: an object in no pack and not loose (an
-// alternate object store, a pack added behind the Repo's back), a REF delta
-// whose base is outside its pack, a delta on an empty base, a delta base
-// larger than maxObjectSize. Anything else that goes wrong — a corrupt
-// entry, a bad zlib stream, an object longer or shorter than its header
-// says — is an error, never a fallback.
+// What it does not handle it reports as errFallback, and the Repo asks
+// go-git instead: an object in no pack and not loose (go-git then reports
+// it missing), a REF delta whose base is outside its pack (a thin pack,
+// which neither git nor go-git stores), a delta base larger than
+// maxObjectSize. Anything else that goes wrong — a corrupt entry, a bad
+// zlib stream, an object longer or shorter than its header says — is an
+// error, never a fallback.
 type objectStore struct {
 	objDir string // the objects directory
 	listed bool   // packs reflects objects/pack
@@ -120,17 +120,29 @@ func newObjectStore(gitDir string) *objectStore {
 // object larger than limit is a *tooLargeError, reported before its content
 // is read.
 func (s *objectStore) read(h Hash, limit int64) (plumbing.ObjectType, string, error) {
-	if !s.listed {
-		if err := s.listPacks(); err != nil {
-			return 0, "", err
+	for attempt := 0; ; attempt++ {
+		if !s.listed {
+			if err := s.listPacks(); err != nil {
+				return 0, "", err
+			}
 		}
-	}
-	for _, p := range s.packs {
-		off, err := p.idx.FindOffset(plumbing.Hash(h))
-		if err != nil {
+		typ, data, err := s.find(h, limit)
+		if attempt == 0 && errors.Is(err, fs.ErrNotExist) {
+			// A pack repacked away (git gc) since the packs were listed:
+			// list them again.
+			s.invalidate()
 			continue
 		}
-		return s.packed(p, off, limit)
+		return typ, data, err
+	}
+}
+
+// find reads h from the listed packs or as a loose object.
+func (s *objectStore) find(h Hash, limit int64) (plumbing.ObjectType, string, error) {
+	for _, p := range s.packs {
+		if off, err := p.idx.FindOffset(plumbing.Hash(h)); err == nil {
+			return s.packed(p, off, limit)
+		}
 	}
 	return s.loose(h, limit)
 }
@@ -275,14 +287,24 @@ func (s *objectStore) header(p *pack, off int64) (entryHeader, error) {
 		return entryHeader{}, fmt.Errorf("gitrepo: reading pack %s: %w", p.name, err)
 	}
 	s.winPack, s.winOff, s.winLen = p, off, n
+	h, reason := parseEntryHeader(s.window[:n], off)
+	if reason != "" {
+		return bad(reason)
+	}
+	return h, nil
+}
+
+// parseEntryHeader parses the header of a pack entry at offset off from b,
+// the bytes there (at least one), and says why it is malformed, if it is.
+func parseEntryHeader(b []byte, off int64) (h entryHeader, reason string) {
 	// Type and size take at most 10 bytes, a base at most 20 more.
-	b := s.window[:min(n, 32)]
+	b = b[:min(len(b), 32)]
 	c := b[0]
-	h := entryHeader{typ: plumbing.ObjectType(c >> 4 & 7), size: int64(c & 15)}
+	h = entryHeader{typ: plumbing.ObjectType(c >> 4 & 7), size: int64(c & 15)}
 	i, shift := 1, 4
 	for c&0x80 != 0 {
 		if i == len(b) || shift > 63-7 {
-			return bad("size too long")
+			return entryHeader{}, "size too long"
 		}
 		c = b[i]
 		i++
@@ -293,34 +315,34 @@ func (s *objectStore) header(p *pack, off int64) (entryHeader, error) {
 	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
 	case plumbing.OFSDeltaObject:
 		if i == len(b) {
-			return bad("truncated base offset")
+			return entryHeader{}, "truncated base offset"
 		}
 		c = b[i]
 		i++
 		rel := int64(c & 0x7f)
 		for c&0x80 != 0 {
 			if i == len(b) || rel >= 1<<(63-7)-1 {
-				return bad("base offset too long")
+				return entryHeader{}, "base offset too long"
 			}
 			c = b[i]
 			i++
 			rel = (rel+1)<<7 | int64(c&0x7f)
 		}
 		if rel <= 0 || rel >= off {
-			return bad("base offset outside the pack")
+			return entryHeader{}, "base offset outside the pack"
 		}
 		h.base = off - rel
 	case plumbing.REFDeltaObject:
 		if i+len(h.ref) > len(b) {
-			return bad("truncated base name")
+			return entryHeader{}, "truncated base name"
 		}
 		copy(h.ref[:], b[i:])
 		i += len(h.ref)
 	default:
-		return bad(fmt.Sprintf("unknown type %d", h.typ))
+		return entryHeader{}, fmt.Sprintf("unknown type %d", h.typ)
 	}
 	h.data = off + int64(i)
-	return h, nil
+	return h, ""
 }
 
 // packed resolves the entry at off in p.
@@ -352,7 +374,9 @@ func (s *objectStore) packed(p *pack, off int64, limit int64) (plumbing.ObjectTy
 		case plumbing.REFDeltaObject:
 			base, err := p.idx.FindOffset(h.ref)
 			if err != nil {
-				return 0, "", errFallback // the base is in another pack, or loose
+				// A thin pack: git completes those when it stores them,
+				// and go-git never asks for them.
+				return 0, "", errFallback
 			}
 			chain = append(chain, link{off, h.data, h.size})
 			off = base
@@ -513,23 +537,14 @@ func (s *objectStore) loose(h Hash, limit int64) (plumbing.ObjectType, string, e
 		}
 		return bad(fmt.Errorf("zlib: %w", err))
 	}
-	nul := bytes.IndexByte(head[:n], 0)
-	if nul < 0 {
-		return bad(errors.New("malformed header"))
-	}
-	typName, sizeText, ok := strings.Cut(string(head[:nul]), " ")
-	typ, err := plumbing.ParseObjectType(typName)
-	if !ok || err != nil || typ < plumbing.CommitObject || typ > plumbing.TagObject {
-		return bad(errors.New("malformed header"))
-	}
-	size, err := strconv.ParseInt(sizeText, 10, 64)
-	if err != nil || size < 0 || sizeText[0] == '+' {
-		return bad(errors.New("malformed size"))
+	typ, size, body, reason := parseLooseHeader(head[:n])
+	if reason != "" {
+		return bad(errors.New(reason))
 	}
 	if size > limit {
 		return 0, "", &tooLargeError{typ: typ, size: size}
 	}
-	got := head[nul+1 : n]
+	got := head[body:n]
 	if int64(len(got)) > size {
 		return bad(errors.New("content longer than its header says"))
 	}
@@ -547,4 +562,26 @@ func (s *objectStore) loose(h Hash, limit int64) (plumbing.ObjectType, string, e
 		return bad(err)
 	}
 	return typ, out.String(), nil
+}
+
+// parseLooseHeader parses "<type> <size>\x00" at the start of head, the
+// first bytes of a loose object, returning where the content starts, or why
+// the header is malformed.
+func parseLooseHeader(head []byte) (typ plumbing.ObjectType, size int64, body int, reason string) {
+	nul := bytes.IndexByte(head, 0)
+	if nul < 0 {
+		return 0, 0, 0, "malformed header"
+	}
+	typName, sizeText, ok := strings.Cut(string(head[:nul]), " ")
+	typ, err := plumbing.ParseObjectType(typName)
+	if !ok || err != nil || typ < plumbing.CommitObject || typ > plumbing.TagObject {
+		return 0, 0, 0, "malformed header"
+	}
+	// Decimal digits without a leading zero, as git writes and requires.
+	if sizeText == "" || len(sizeText) > 18 || (sizeText[0] == '0' && sizeText != "0") ||
+		strings.Trim(sizeText, "0123456789") != "" {
+		return 0, 0, 0, "malformed size"
+	}
+	size, _ = strconv.ParseInt(sizeText, 10, 64)
+	return typ, size, nul + 1, ""
 }

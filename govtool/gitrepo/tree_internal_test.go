@@ -2,6 +2,8 @@ package gitrepo
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -111,5 +113,108 @@ func TestMatcher(t *testing.T) {
 	all := matcher{}
 	if !all.file("anything") || !all.dir("any") {
 		t.Error("an empty matcher must select everything")
+	}
+}
+
+// fuzzOldTree builds a valid tree of 64 to 127 entries: files p000.json…
+// and, where dirs has a bit set, a directory in place of a file.
+func fuzzOldTree(n, dirs uint8) (string, []entry) {
+	var es []entry
+	for i := range 64 + int(n%64) {
+		e := entry{name: fmt.Sprintf("p%03d.json", 2*i), kind: kindFile}
+		if dirs&(1<<(i%8)) != 0 && i%3 == 0 {
+			e = entry{name: fmt.Sprintf("d%03d", 2*i), kind: kindDir}
+		}
+		e.hash[0], e.hash[19] = byte(i), byte(i>>8)
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b entry) int { return compareEntries(&a, &b) })
+	text := string(encodeTree(es))
+	parsed, err := parseTree(text, "old")
+	if err != nil {
+		panic(err)
+	}
+	return text, parsed
+}
+
+// FuzzParseTreeFrom checks that parseTreeFrom, given a valid old tree and
+// any new bytes spliced into it, returns exactly what parseTree returns:
+// the same entries (names, modes, hashes, offsets) or the same error.
+func FuzzParseTreeFrom(f *testing.F) {
+	text, es := fuzzOldTree(10, 0)
+	at := func(i int) uint32 { return es[i].off }
+	var h Hash
+	h[5] = 0xee
+	enc := func(e ...entry) []byte { return encodeTree(e) }
+	// Insert a valid entry, replace a hash, delete an entry, and the
+	// malformations parseTree refuses.
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "p059.json", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30)+uint32(len("100644 p060.json\x00")), uint32(20), h[:])
+	f.Add(uint8(10), uint8(0), at(30), at(31)-at(30), []byte{})
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "p061.json", kind: kindFile, hash: h}, entry{name: "p060.json", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "p060.json", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "..", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(31), uint32(0), enc(entry{name: "p060.json", kind: kindDir, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), []byte("100664 p059.json\x00"+string(h[:])))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), []byte("100644 p059.json\x00"))
+	f.Add(uint8(10), uint8(0xff), uint32(len(text)), uint32(0), enc(entry{name: "z", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), uint32(0), uint32(0), enc(entry{name: "a", kind: kindSymlink, hash: h}))
+	f.Fuzz(func(t *testing.T, n, dirs uint8, a, cut uint32, ins []byte) {
+		old, oldEntries := fuzzOldTree(n, dirs)
+		from := int(a) % (len(old) + 1)
+		to := from + int(cut)%(len(old)-from+1)
+		data := old[:from] + string(ins) + old[to:]
+		got, gerr := parseTreeFrom(old, oldEntries, data, "fuzz")
+		want, werr := parseTree(data, "fuzz")
+		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+			t.Fatalf("parseTreeFrom error %v, parseTree error %v", gerr, werr)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("parseTreeFrom and parseTree differ:\n%v\n%v", got, want)
+		}
+	})
+}
+
+// TestParseAgainstShortcut checks that well-formed new versions take the
+// shortcut (so FuzzParseTreeFrom compares the shortcut, not parseTree with
+// itself) and malformed ones do not.
+func TestParseAgainstShortcut(t *testing.T) {
+	old, es := fuzzOldTree(40, 0xff)
+	var h Hash
+	h[3] = 9
+	enc := func(e ...entry) string { return string(encodeTree(e)) }
+	off := func(i int) int { return int(es[i].off) }
+	k := 30 // a file, p<2n>.json, with p<2n-1>.json free before it
+	for es[k].kind != kindFile {
+		k++
+	}
+	var n int
+	fmt.Sscanf(es[k].name, "p%d.json", &n)
+	before := fmt.Sprintf("p%03d.json", n-1)
+	hashAt := off(k) + len(es[k].gitMode()) + 1 + len(es[k].name) + 1
+	for name, tc := range map[string]struct {
+		data string
+		ok   bool
+	}{
+		"insert":          {old[:off(k)] + enc(entry{name: before, kind: kindFile, hash: h}) + old[off(k):], true},
+		"replace hash":    {old[:hashAt] + string(h[:]) + old[hashAt+20:], true},
+		"delete":          {old[:off(k)] + old[off(k+1):], true},
+		"prepend":         {enc(entry{name: "a", kind: kindFile, hash: h}) + old, true},
+		"append":          {old + enc(entry{name: "z", kind: kindFile, hash: h}), true},
+		"same":            {old, true},
+		"duplicate":       {old[:off(k)] + old[off(k):off(k+1)] + old[off(k):], false},
+		"unsorted":        {old[:off(k)] + old[off(k+1):off(k+2)] + old[off(k):off(k+1)] + old[off(k+2):], false},
+		"dotdot":          {old[:off(0)] + enc(entry{name: "..", kind: kindFile, hash: h}) + old[off(0):], false},
+		"dir beside file": {old[:off(k+1)] + enc(entry{name: es[k].name, kind: kindDir, hash: h}) + old[off(k+1):], false},
+		"truncated":       {old[:len(old)-1], false},
+	} {
+		got, ok := parseAgainst(old, es, tc.data)
+		want, err := parseTree(tc.data, "x")
+		if ok != tc.ok || (ok && (err != nil || !slices.Equal(got, want))) {
+			t.Errorf("%s: shortcut %v (want %v), parseTree error %v, equal %v", name, ok, tc.ok, err, slices.Equal(got, want))
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%s: parseTree accepted it", name)
+		}
 	}
 }
