@@ -121,7 +121,33 @@ func (r *Repo) commit(h Hash) (*object.Commit, error) {
 		}
 		return nil, fmt.Errorf("gitrepo: reading commit %s: %w", h, err)
 	}
+	l := commitLinks{tree: Hash(c.TreeHash)}
+	if len(c.ParentHashes) > 0 {
+		l.parent = Hash(c.ParentHashes[0])
+	}
+	r.links.put(h, l, 1)
 	return c, nil
+}
+
+// commitLinks is what reading trees needs of a commit: its tree and its
+// first parent (zero for a root commit).
+type commitLinks struct{ tree, parent Hash }
+
+// commitCacheEntries bounds the commits whose links a Repo keeps. Walking a
+// history reads each commit twice (FirstParentChain, then Changes of it and
+// of its child); the second time comes from here.
+const commitCacheEntries = 1 << 16
+
+// commitLinks returns the links of commit h.
+func (r *Repo) commitLinks(h Hash) (commitLinks, error) {
+	if l, ok := r.links.get(h); ok {
+		return l, nil
+	}
+	if _, err := r.commit(h); err != nil {
+		return commitLinks{}, err
+	}
+	l, _ := r.links.get(h)
+	return l, nil
 }
 
 func info(c *object.Commit) CommitInfo {

@@ -16,7 +16,17 @@
 // forced. Objects written by CommitToBranch and CommitFiles are fsynced before
 // the ref that names them moves.
 //
-// A Repo is safe for concurrent use; its operations are serialised.
+// Reading a long history is fast. Trees and blobs are read straight from
+// the object directory (loose objects and pack files, deltas resolved by
+// this package; go-git for the rest), and a Repo keeps parsed trees, pack
+// entries and commits in caches bounded by size and keyed by object hash or
+// pack offset, which name content, so a hit is always the object asked for.
+// A tree that is a new version of a cached one — the next commit's version
+// of a large directory — is parsed only where its bytes differ, with the
+// same result and the same checks as a whole parse.
+//
+// A Repo is safe for concurrent use; its operations are serialised. No file
+// stays open between operations.
 package gitrepo
 
 import (
@@ -55,6 +65,7 @@ type Repo struct {
 	bare    bool
 	objects *objectStore // trees and blobs, read without go-git
 	trees   *lru[Hash, parsedTree]
+	links   *lru[Hash, commitLinks]
 }
 
 // Open opens the repository at dir: a worktree whose .git is a directory, or
@@ -168,6 +179,7 @@ func wrap(g *git.Repository, dir string) (*Repo, error) {
 		repo: g, storage: storage, dir: dir, gitDir: gitDir, bare: bare,
 		objects: newObjectStore(gitDir),
 		trees:   newLRU[Hash, parsedTree](treeCacheBytes),
+		links:   newLRU[Hash, commitLinks](commitCacheEntries),
 	}, nil
 }
 

@@ -138,11 +138,8 @@ func (r *Repo) file(e entry, path string) ([]byte, error) {
 
 // rootTree returns the tree hash of commit c.
 func (r *Repo) rootTree(c Hash) (Hash, error) {
-	co, err := r.commit(c)
-	if err != nil {
-		return Hash{}, err
-	}
-	return Hash(co.TreeHash), nil
+	l, err := r.commitLinks(c)
+	return l.tree, err
 }
 
 // validPath checks a slash-separated path inside a repository.
@@ -306,18 +303,18 @@ type Change struct {
 func (r *Repo) Changes(ctx context.Context, c CommitInfo, prefixes []string) ([]Change, error) {
 	r.lock()
 	defer r.unlock()
-	co, err := r.commit(c.Hash)
+	l, err := r.commitLinks(c.Hash)
 	if err != nil {
 		return nil, err
 	}
 	var before Hash
-	if len(co.ParentHashes) > 0 {
-		if before, err = r.rootTree(Hash(co.ParentHashes[0])); err != nil {
+	if !l.parent.IsZero() {
+		if before, err = r.rootTree(l.parent); err != nil {
 			return nil, err
 		}
 	}
 	d := differ{r: r, ctx: ctx, m: matcher{prefixes: prefixes}}
-	if err := d.diff(before, Hash(co.TreeHash), ""); err != nil {
+	if err := d.diff(before, l.tree, ""); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(d.out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
