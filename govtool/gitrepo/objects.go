@@ -127,9 +127,9 @@ func (s *objectStore) read(h Hash, limit int64) (plumbing.ObjectType, string, er
 			}
 		}
 		typ, data, err := s.find(h, limit)
-		if attempt == 0 && errors.Is(err, fs.ErrNotExist) {
-			// A pack repacked away (git gc) since the packs were listed:
-			// list them again.
+		if attempt == 0 && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errFallback)) {
+			// A pack, or a loose object, repacked away (git gc) since
+			// the packs were listed: list them again.
 			s.invalidate()
 			continue
 		}

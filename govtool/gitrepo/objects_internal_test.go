@@ -190,6 +190,15 @@ func TestObjectStoreMissing(t *testing.T) {
 	}
 }
 
+func mustParseHash(t *testing.T, s string) Hash {
+	t.Helper()
+	h, err := ParseHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func mustRootTree(t *testing.T, r *Repo, c Hash) Hash {
 	t.Helper()
 	r.lock()
@@ -242,6 +251,27 @@ func TestObjectStoreSeesFetchedPack(t *testing.T) {
 	gittest.Git(t, clone, "repack", "-q", "-a", "-d", "-f")
 	if err := read(); err != nil {
 		t.Fatalf("reading after a repack: %v", err)
+	}
+	// A loose object packed, and pruned, by git gc behind the Repo's back.
+	gittest.Git(t, clone, "config", "user.name", "x")
+	loose := gittest.GitStdin(t, clone, []byte("loose\n"), "hash-object", "-w", "--stdin")
+	blob = mustParseHash(t, loose)
+	r.lock()
+	_, data, err := r.objects.read(blob, MaxFileSize)
+	r.unlock()
+	if err != nil || data != "loose\n" {
+		t.Fatalf("reading a loose object = %q, %v", data, err)
+	}
+	gittest.Git(t, clone, "tag", "keep", loose)
+	gittest.Git(t, clone, "gc", "-q", "--prune=now")
+	if _, err := os.Stat(filepath.Join(clone, ".git", "objects", loose[:2], loose[2:])); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("git gc left the loose object: %v", err)
+	}
+	r.lock()
+	_, data, err = r.objects.read(blob, MaxFileSize)
+	r.unlock()
+	if err != nil || data != "loose\n" {
+		t.Fatalf("reading a loose object packed since = %q, %v", data, err)
 	}
 }
 
