@@ -43,6 +43,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTree$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTreeFrom$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz '^FuzzApplyDelta$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEntryHeader$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLooseHeader$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
 	$(GO) test -run '^$$' -fuzz '^FuzzParseState$$' -fuzztime $(FUZZTIME) ./appliance/sync
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./appliance/audit
 	$(GO) test -run '^$$' -fuzz '^FuzzMergeSignatures$$' -fuzztime $(FUZZTIME) ./govtool/cli
