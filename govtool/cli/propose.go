@@ -113,11 +113,11 @@ func runPropose(ctx context.Context, e *env, rf *repoFlags, a proposeArgs) error
 	if life > proposal.MaxLifetime {
 		return usage("--expires %s: at most %s", a.expires, proposal.MaxLifetime)
 	}
-	author, err := e.authorName(a.author)
+	l, err := rf.load(ctx, e.stderr, "", false)
 	if err != nil {
 		return err
 	}
-	l, err := rf.load(ctx, e.stderr, "", false)
+	author, err := e.authorName(a.author, l.repo)
 	if err != nil {
 		return err
 	}

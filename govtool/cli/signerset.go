@@ -108,11 +108,11 @@ func runRotate(ctx context.Context, e *env, rf *repoFlags, a rotateArgs) error {
 	if err != nil {
 		return usage("--proposal-expires %v", err)
 	}
-	author, err := e.authorName(a.author)
+	l, err := rf.load(ctx, e.stderr, "", false)
 	if err != nil {
 		return err
 	}
-	l, err := rf.load(ctx, e.stderr, "", false)
+	author, err := e.authorName(a.author, l.repo)
 	if err != nil {
 		return err
 	}

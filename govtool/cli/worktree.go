@@ -43,14 +43,19 @@ func (e *env) identity(when time.Time) (author, committer gitrepo.Signature) {
 
 // authorName is who a proposal names as its author: --author, or
 // GIT_AUTHOR_NAME <GIT_AUTHOR_EMAIL>.
-func (e *env) authorName(flag string) (string, error) {
+func (e *env) authorName(flag string, repo *gitrepo.Repo) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
 	if n, m := e.getenv("GIT_AUTHOR_NAME"), e.getenv("GIT_AUTHOR_EMAIL"); n != "" && m != "" {
 		return n + " <" + m + ">", nil
 	}
-	return "", usage("say who is proposing: --author 'Name <email>' (or set GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL)")
+	if repo != nil {
+		if id, err := repo.Identity(); err == nil {
+			return id.Name + " <" + id.Email + ">", nil
+		}
+	}
+	return "", usage("say who is proposing: --author 'Name <email>', or git config user.name and user.email (or GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL)")
 }
 
 // readWorktree returns the content of a repo-relative path in the working

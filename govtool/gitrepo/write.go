@@ -608,3 +608,17 @@ func validMessage(msg string) error {
 	}
 	return nil
 }
+
+// Identity returns who commits in this repository by default: the Git
+// configuration's author.* or user.name and user.email (repository, then
+// global), as CommitFiles uses when no author is given. It returns
+// ErrNoIdentity when none is configured.
+func (r *Repo) Identity() (Signature, error) {
+	r.lock()
+	defer r.unlock()
+	a, _, err := r.identities(Signature{}, Signature{})
+	if err != nil {
+		return Signature{}, err
+	}
+	return Signature{Name: a.Name, Email: a.Email}, nil
+}

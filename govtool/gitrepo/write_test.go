@@ -336,3 +336,18 @@ func TestCommitToBranchBare(t *testing.T) {
 		t.Errorf("CommitFiles in a bare repo = %v, want ErrBare", err)
 	}
 }
+
+func TestIdentityFromConfig(t *testing.T) {
+	gittest.SetEnv(t)
+	dir := gittest.NewWorking(t, nil)
+	r, err := gitrepo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "config", "user.name", "Ada Signer")
+	gittest.Git(t, dir, "config", "user.email", "ada@example.org")
+	id, err := r.Identity()
+	if err != nil || id.Name != "Ada Signer" || id.Email != "ada@example.org" {
+		t.Fatalf("identity %+v, %v", id, err)
+	}
+}
