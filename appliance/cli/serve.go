@@ -73,6 +73,7 @@ func Serve(ctx context.Context, c *config.Config, log *slog.Logger, listening fu
 		Audit:       alog,
 		Metrics:     m,
 		RootKey:     rootKey,
+		NonceDir:    filepath.Join(c.DataDir, "nonces"),
 	})
 	clear(rootKey) // the engine keeps its own copy
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -95,6 +97,10 @@ type Options struct {
 	MaxNonces int
 	// MaxRateBuckets bounds the rps buckets held.
 	MaxRateBuckets int
+	// NonceDir, when set, keeps the nonces of single-use capabilities and
+	// of mint requests in files there, so they stay used across restarts.
+	// Empty keeps them in memory only (tests).
+	NonceDir string
 }
 
 // Snapshot is a verified governance head, as the sync loop hands it to Apply.
@@ -144,7 +150,7 @@ type Engine struct {
 	reg        *capability.Registry
 	minter     *capability.Minter
 	checker    *capability.Checker
-	mintNonces *capability.MemNonceStore
+	mintNonces capability.NonceStore
 
 	st atomic.Pointer[state]
 
@@ -217,10 +223,23 @@ func New(o Options) (*Engine, error) {
 	if o.MaxRateBuckets <= 0 {
 		o.MaxRateBuckets = DefaultMaxRateBuckets
 	}
+	var capNonces, mintNonces capability.NonceStore = capability.NewMemNonceStore(o.MaxNonces), capability.NewMemNonceStore(o.MaxNonces)
+	if o.NonceDir != "" {
+		if err := os.MkdirAll(o.NonceDir, 0o700); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		var err error
+		if capNonces, err = capability.OpenFileNonceStore(filepath.Join(o.NonceDir, "capability-nonces"), o.MaxNonces, o.Now()); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		if mintNonces, err = capability.OpenFileNonceStore(filepath.Join(o.NonceDir, "mint-nonces"), o.MaxNonces, o.Now()); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
 	e := &Engine{
 		id: o.ApplianceID, b: o.Backend, slot: o.BackendSlot, log: o.Audit, m: o.Metrics, now: o.Now,
 		reg:        capability.NewRegistry(),
-		mintNonces: capability.NewMemNonceStore(o.MaxNonces),
+		mintNonces: mintNonces,
 		firstSeen:  make(map[string]time.Time),
 		proofs:     make(map[string][]byte),
 		fair:       make(map[string]uint64),
@@ -229,7 +248,7 @@ func New(o Options) (*Engine, error) {
 	if e.minter, err = capability.NewMinter(o.RootKey, e.reg); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	if e.checker, err = capability.NewChecker(o.RootKey, e.reg, capability.NewMemNonceStore(o.MaxNonces), capability.NewLimiter(o.MaxRateBuckets)); err != nil {
+	if e.checker, err = capability.NewChecker(o.RootKey, e.reg, capNonces, capability.NewLimiter(o.MaxRateBuckets)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return e, nil
