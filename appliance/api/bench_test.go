@@ -98,7 +98,6 @@ type benchEnv struct {
 	token  string
 	body   []byte
 	client *http.Client
-	pub    []byte
 }
 
 func newBenchEnv(b *testing.B, mode string, clients int) *benchEnv {

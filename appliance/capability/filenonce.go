@@ -75,7 +75,8 @@ func OpenFileNonceStore(path string, max int, now time.Time) (*FileNonceStore, e
 	for _, l := range live {
 		w.WriteString(l + "\n")
 	}
-	if err := w.Flush(); err == nil {
+	err = w.Flush()
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

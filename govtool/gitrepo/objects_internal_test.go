@@ -199,17 +199,6 @@ func mustParseHash(t *testing.T, s string) Hash {
 	return h
 }
 
-func mustRootTree(t *testing.T, r *Repo, c Hash) Hash {
-	t.Helper()
-	r.lock()
-	defer r.unlock()
-	h, err := r.rootTree(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 // TestObjectStoreSeesFetchedPack checks that a pack a fetch adds is read by
 // the store, not left to go-git, and that a pack repacked away is noticed.
 func TestObjectStoreSeesFetchedPack(t *testing.T) {
