@@ -237,6 +237,35 @@ func message(f form, alg backend.Algorithm, msg, digest []byte, hash string, sct
 }
 
 // start is what every audited operation begins with.
+// prepare is what sign and verify share, in one place: the request checked
+// against the policy in force (ready, request id, tenant, key, version for
+// op), the signature form the tenant's PQ mode makes or accepts, the
+// algorithm the caller expects (pq_mode if another is in force; verb says
+// "signs" or "accepts" in the message), and the message or digest, whose
+// digest goes into the audit record.
+func (e *Engine) prepare(req SignRequest, op, verb string, rec *audit.Record) (*target, form, *Reject) {
+	st, rej := e.start(req.RequestID, rec)
+	if rej != nil {
+		return nil, form{}, rej
+	}
+	t, rej := e.resolve(st, req.Tenant, req.Key, req.Version, op, rec)
+	if rej != nil {
+		return nil, form{}, rej
+	}
+	f, rej := formOf(st.pol.TenantPQMode(t.ks.tenant), t.ks.alg)
+	if rej != nil {
+		return nil, form{}, rej
+	}
+	rec.Alg = f.capAlg
+	if req.Alg != "" && req.Alg != f.sigAlg {
+		return nil, form{}, rejectf(ReasonPQMode, "tenant %s is in PQ mode %s, which %s %s, not %s", t.ks.tenant, f.mode, verb, f.sigAlg, quote(req.Alg))
+	}
+	if rec.Digest, rej = message(f, t.ks.alg, req.Message, req.Digest, req.Hash, req.Context); rej != nil {
+		return nil, form{}, rej
+	}
+	return t, f, nil
+}
+
 func (e *Engine) start(id string, rec *audit.Record) (*state, *Reject) {
 	rid, rej := requestID(id)
 	if rej != nil {
@@ -289,23 +318,8 @@ func (e *Engine) Sign(ctx context.Context, token string, req SignRequest) (*Sign
 
 func (e *Engine) sign(ctx context.Context, token string, req SignRequest, rec *audit.Record) (*SignResult, *Reject) {
 	now := e.now()
-	st, rej := e.start(req.RequestID, rec)
+	t, f, rej := e.prepare(req, capability.OpSign, "signs", rec)
 	if rej != nil {
-		return nil, rej
-	}
-	t, rej := e.resolve(st, req.Tenant, req.Key, req.Version, capability.OpSign, rec)
-	if rej != nil {
-		return nil, rej
-	}
-	f, rej := formOf(st.pol.TenantPQMode(t.ks.tenant), t.ks.alg)
-	if rej != nil {
-		return nil, rej
-	}
-	rec.Alg = f.capAlg
-	if req.Alg != "" && req.Alg != f.sigAlg {
-		return nil, rejectf(ReasonPQMode, "tenant %s is in PQ mode %s, which signs %s, not %s", t.ks.tenant, f.mode, f.sigAlg, quote(req.Alg))
-	}
-	if rec.Digest, rej = message(f, t.ks.alg, req.Message, req.Digest, req.Hash, req.Context); rej != nil {
 		return nil, rej
 	}
 	if rej := e.signable(ctx, t, now); rej != nil {
@@ -448,23 +462,10 @@ func (e *Engine) Verify(ctx context.Context, token string, req VerifyRequest) (*
 
 func (e *Engine) verify(ctx context.Context, token string, req VerifyRequest, rec *audit.Record) (*VerifyResult, *Reject) {
 	now := e.now()
-	st, rej := e.start(req.RequestID, rec)
+	t, f, rej := e.prepare(SignRequest{Tenant: req.Tenant, Key: req.Key, Version: req.Version, Message: req.Message,
+		Digest: req.Digest, Hash: req.Hash, Context: req.Context, Alg: req.Alg, RequestID: req.RequestID},
+		capability.OpVerify, "accepts", rec)
 	if rej != nil {
-		return nil, rej
-	}
-	t, rej := e.resolve(st, req.Tenant, req.Key, req.Version, capability.OpVerify, rec)
-	if rej != nil {
-		return nil, rej
-	}
-	f, rej := formOf(st.pol.TenantPQMode(t.ks.tenant), t.ks.alg)
-	if rej != nil {
-		return nil, rej
-	}
-	rec.Alg = f.capAlg
-	if req.Alg != "" && req.Alg != f.sigAlg {
-		return nil, rejectf(ReasonPQMode, "tenant %s is in PQ mode %s, which accepts %s, not %s", t.ks.tenant, f.mode, f.sigAlg, quote(req.Alg))
-	}
-	if rec.Digest, rej = message(f, t.ks.alg, req.Message, req.Digest, req.Hash, req.Context); rej != nil {
 		return nil, rej
 	}
 	if len(req.Signature) == 0 {
