@@ -72,8 +72,6 @@ for role in policy-owner security-officer custodian; do
 done
 say "and the tenant's capability minter makes one too:"
 govtool keygen --role operator --out minter.key --passphrase-file passphrase | sed -n '1,1p' | sed 's/^/     /'
-# The raw 32-byte key is the last 32 bytes of the OpenSSH public key blob.
-minter_pub=$(awk '{print $2}' minter.key.pub | base64 -d | tail -c 32 | base64)
 
 step "govtool init: a governance repository whose root of trust is signer set 1"
 govtool init gov --signer policy-owner=policy-owner.key.pub \
@@ -142,7 +140,7 @@ id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 out=$(govtool propose --scope tenant:acme --change create_key=payments:ed25519 \
-  --change pq_mode=hybrid_or --change "add_minter=$minter_pub" --rationale "acme: payments key, PQ phase 1, minter")
+  --change pq_mode=hybrid_or --change add_minter=../minter.key.pub --rationale "acme: payments key, PQ phase 1, minter")
 echo "$out" | sed 's/^/     /' | sed -n '1p;5,9p'
 id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
 sign2 "$id"

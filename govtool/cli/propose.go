@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ron-kms/ron-kms/govtool/envelope"
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/proposal"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
@@ -131,8 +132,18 @@ func runPropose(ctx context.Context, e *env, rf *repoFlags, a proposeArgs) error
 	// it, so one proposal can create a tenant and then its key.
 	cur := st.Policy
 	for i, c := range a.changes {
-		if k, _, _ := strings.Cut(c, "="); strings.TrimSpace(k) == "signer_set" {
+		k, v, _ := strings.Cut(c, "=")
+		if strings.TrimSpace(k) == "signer_set" {
 			return usage("--change %s: a signer-set rotation is written by govtool signer-set rotate (it also writes the set to sign)", c)
+		}
+		if strings.TrimSpace(k) == "add_minter" {
+			// A minter key is given as init's --signer keys are: an OpenSSH
+			// .pub file, an ssh-ed25519 line, or raw base64.
+			pub, err := parsePublicKey(v)
+			if err != nil {
+				return usage("--change %s: %v", c, err)
+			}
+			c = "add_minter=" + envelope.EncodePublicKey(pub)
 		}
 		if i > 0 {
 			next, err := policy.Apply(st.Policy, ops, policy.Applied{Proposal: draftID, Digest: quorum.GenesisPrevious, ExecutedAt: quorum.FormatTime(now)})

@@ -24,7 +24,7 @@ var Changes = []string{
 	"  rotate_key=<name>             key version +1",
 	"  revoke_key=<name>",
 	"  mint.max_active=<n>  mint.rate_per_minute=<n>  mint.max_ttl_seconds=<n>",
-	"  add_minter=<base64 ed25519 public key>   remove_minter=<key id>",
+	"  add_minter=<ed25519 public key: base64, ssh-ed25519 line or .pub file>   remove_minter=<key id>",
 	"  revoke_capability=<id>",
 	"global scope:",
 	"  pq_default=<mode>  attestation=<required|optional>  backend=<kind>:<slot>",
