@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -24,26 +21,16 @@ import (
 
 func init() { extraCommands = append(extraCommands, newKeygenCmd, newKeyCmd) }
 
-// maxSecretFile bounds a passphrase or share file.
-const maxSecretFile = 64 << 10
-
 // readPassphrase returns the passphrase for a new key file: the content of
 // file (which, holding a secret, must not be readable by group or others;
 // one trailing newline is dropped), or one typed twice on the terminal.
 func readPassphrase(ctx context.Context, file, what string) ([]byte, error) {
 	if file != "" {
-		data, err := readSecret(file)
+		p, err := keys.ReadPassphraseFile(file)
 		if err != nil {
-			return nil, err
+			return nil, envErr(fmt.Errorf("--passphrase-file: %w", err))
 		}
-		p := bytes.TrimSuffix(bytes.TrimSuffix(data, []byte("\n")), []byte("\r"))
-		if len(p) == 0 || bytes.ContainsAny(p, "\r\n") {
-			clear(data)
-			return nil, usage("--passphrase-file %s: want the passphrase alone on one line", file)
-		}
-		out := bytes.Clone(p)
-		clear(data)
-		return out, nil
+		return p, nil
 	}
 	p1, err := keys.TerminalPrompt(ctx, "passphrase for "+what+": ")
 	if err != nil {
@@ -60,32 +47,6 @@ func readPassphrase(ctx context.Context, file, what string) ([]byte, error) {
 		return nil, failed(errors.New("the two passphrases differ"))
 	}
 	return p1, nil
-}
-
-// readSecret reads a file that holds a secret, refusing one that group or
-// others may read, as ssh does.
-func readSecret(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, envErr(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, envErr(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, envErr(fmt.Errorf("%s is not a regular file", path))
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, envErr(fmt.Errorf("%s may be read by group or others (mode %04o); it holds a secret: chmod 600 it", path, fi.Mode().Perm()))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil || len(data) > maxSecretFile {
-		clear(data)
-		return nil, envErr(fmt.Errorf("reading %s: not a passphrase or share file", path))
-	}
-	return data, nil
 }
 
 type keygenArgs struct {
@@ -346,9 +307,9 @@ func runRecover(ctx context.Context, e *env, sharePaths []string, out, expectPub
 		}
 	}()
 	for _, p := range sharePaths {
-		data, err := readSecret(p)
+		data, err := keys.ReadSecretFile(p)
 		if err != nil {
-			return err
+			return envErr(err)
 		}
 		line := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 		clear(data)

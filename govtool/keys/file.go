@@ -210,14 +210,14 @@ func checkPrivateKey(priv ed25519.PrivateKey) error {
 
 // loadFile opens a key file and returns a Signer for it.
 func loadFile(ctx context.Context, path string, opts LoadOptions) (Signer, error) {
-	data, err := readSecretFile(path)
+	data, err := ReadSecretFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(data)
 	passphrase := func() ([]byte, error) {
 		if opts.PassphraseFile != "" {
-			return readPassphraseFile(opts.PassphraseFile)
+			return ReadPassphraseFile(opts.PassphraseFile)
 		}
 		p, err := opts.prompt()(ctx, fmt.Sprintf("passphrase for key file %s: ", path))
 		if err != nil {

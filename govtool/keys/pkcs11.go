@@ -176,7 +176,7 @@ func (t *token) login(ctx context.Context, u *PKCS11URI, opts LoadOptions, flags
 
 func readPIN(ctx context.Context, u *PKCS11URI, opts LoadOptions) ([]byte, error) {
 	if u.PinSource != "" {
-		return readPassphraseFile(u.PinSource)
+		return ReadPassphraseFile(u.PinSource)
 	}
 	p, err := opts.prompt()(ctx, fmt.Sprintf("PIN for token %q: ", u.Token))
 	if err != nil {

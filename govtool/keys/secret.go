@@ -12,10 +12,11 @@ import (
 	"golang.org/x/term"
 )
 
-// readSecretFile reads a file holding a key, a passphrase or a PIN. It
-// refuses a file that group or others may read, as ssh does, and one larger
-// than maxKeyFile.
-func readSecretFile(path string) ([]byte, error) {
+// ReadSecretFile reads a file holding a key, a passphrase, a PIN or a
+// backup share. It refuses a file that group or others may read, as ssh
+// does, one that is not a regular file, and one larger than 64 KiB. The
+// caller clears the returned bytes when done.
+func ReadSecretFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
@@ -43,11 +44,12 @@ func readSecretFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// readPassphraseFile reads a passphrase or PIN file: its content less one
-// trailing newline ("\n" or "\r\n"). Any other line break is refused, since
-// it is more likely a wrong file than a passphrase.
-func readPassphraseFile(path string) ([]byte, error) {
-	data, err := readSecretFile(path)
+// ReadPassphraseFile reads a passphrase or PIN file (see ReadSecretFile):
+// its content less one trailing newline ("\n" or "\r\n"). Any other line
+// break is refused, since it is more likely a wrong file than a passphrase,
+// and so is an empty passphrase.
+func ReadPassphraseFile(path string) ([]byte, error) {
+	data, err := ReadSecretFile(path)
 	if err != nil {
 		return nil, err
 	}
