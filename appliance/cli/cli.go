@@ -166,7 +166,7 @@ are replaced by "xxxxx". It contacts nothing and changes nothing.
 			fmt.Fprintf(stdout, "%s\n", b)
 			var problems []error
 			if p := c.Backend.SealedFile.PassphraseFile; c.Backend.Kind == "sealed-file" && !c.Backend.SealedFile.Amnesia {
-				if err := checkSecretFile(p); err != nil {
+				if err := config.CheckSecretFile(p); err != nil {
 					problems = append(problems, fmt.Errorf("backend.sealed_file.passphrase_file: %w", err))
 				}
 			}
@@ -186,25 +186,6 @@ are replaced by "xxxxx". It contacts nothing and changes nothing.
 			return nil
 		},
 	}
-}
-
-// checkSecretFile checks that a secret file exists, is a regular file and
-// is not accessible by group or others, without reading it.
-func checkSecretFile(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s is accessible by group or others (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	if fi.Size() == 0 {
-		return fmt.Errorf("%s is empty", path)
-	}
-	return nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -228,14 +228,30 @@ func (c *Config) resolve(base string) {
 	}
 }
 
-// ReadSecretFile reads a secret from a file that only its owner may read.
-func ReadSecretFile(path string) ([]byte, error) {
+// CheckSecretFile checks, without reading it, that a secret file exists, is
+// a regular non-empty file, and that only its owner may read it.
+func CheckSecretFile(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: secret file: %w", err)
+		return fmt.Errorf("config: secret file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("config: secret file %s is not a regular file", path)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("config: secret file %s is readable by others (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+		return fmt.Errorf("config: secret file %s is readable by others (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	if fi.Size() == 0 {
+		return fmt.Errorf("config: secret file %s is empty", path)
+	}
+	return nil
+}
+
+// ReadSecretFile reads a secret from a file that only its owner may read
+// (CheckSecretFile), less trailing line breaks; it must be at least 16 bytes.
+func ReadSecretFile(path string) ([]byte, error) {
+	if err := CheckSecretFile(path); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
