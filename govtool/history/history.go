@@ -22,11 +22,10 @@ var Prefixes = []string{
 
 // Options tune Verify.
 type Options struct {
-	// NewAfter marks the commits after it (exclusive) as new: they are
-	// checked with ApplyNew, against the verifier's clock, as CI checks a
-	// pull request or a push. Zero: every commit is history (Apply).
-	NewAfter gitrepo.Hash
-	// AllNew checks every commit as new.
+	// AllNew checks every commit with ApplyNew, against the verifier's
+	// clock, as CI checks the commits of a pull request or a push (verify
+	// the base first, then the rest with AllNew). Otherwise every commit is
+	// history (Apply), as an appliance that pulls after a merge checks it.
 	AllNew bool
 	// Progress, if set, is called after each commit.
 	Progress func(done, total int, c gitrepo.CommitInfo)
@@ -58,31 +57,6 @@ func Verify(ctx context.Context, repo *gitrepo.Repo, v *verify.Verifier, to gitr
 		return nil, err
 	}
 	isNew := opts.AllNew
-	if !opts.AllNew && !opts.NewAfter.IsZero() {
-		// Commits up to and including NewAfter are history.
-		onChain := false
-		if opts.NewAfter == from {
-			onChain, isNew = true, true
-		}
-		for _, c := range chain {
-			if c.Hash == opts.NewAfter {
-				onChain = true
-			}
-		}
-		if !onChain {
-			ok, err := repo.IsAncestor(ctx, opts.NewAfter, to)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, &gitrepo.NotDescendantError{From: opts.NewAfter, To: to}
-			}
-			// The base is an ancestor but not on the first-parent chain
-			// (merged in from a side branch): treat everything after the
-			// last verified commit as new.
-			isNew = true
-		}
-	}
 	steps := make([]Step, 0, len(chain))
 	for i, c := range chain {
 		if err := ctx.Err(); err != nil {
@@ -117,9 +91,6 @@ func Verify(ctx context.Context, repo *gitrepo.Repo, v *verify.Verifier, to gitr
 		steps = append(steps, Step{Commit: c, Report: rep})
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(chain), c)
-		}
-		if !opts.AllNew && c.Hash == opts.NewAfter {
-			isNew = true
 		}
 	}
 	return steps, nil
