@@ -94,7 +94,9 @@ func TestTornTailTruncatedCorruptionRefused(t *testing.T) {
 	}
 }
 
-func TestRecordsCarryNoPayload(t *testing.T) {
+// The first record is linked to the zero hash and typed; what records may
+// hold (metadata only) is the engine's test, TestAuditRecordsHoldMetadataOnly.
+func TestFirstRecordFraming(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := OpenFile(dir, "app-1", fixedClock)
 	defer l.Close()
