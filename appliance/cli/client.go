@@ -221,6 +221,9 @@ written to files with mode 0600, never printed unless asked.`,
 	mint.Flags().IntVar(&rps, "rps", 0, "requests per second allowed (0: no limit caveat)")
 	mint.Flags().BoolVar(&single, "single-use", false, "the capability works once")
 	mint.Flags().StringVar(&out, "out", "", "file to write the token to (created 0600; must not exist)")
+	for _, f := range []string{"minter-key", "tenant", "scope", "out"} {
+		_ = mint.MarkFlagRequired(f)
+	}
 
 	var sf clientFlags
 	var sTenant, sKey, msg, msgFile, sctx, sigOut, save string
@@ -266,6 +269,8 @@ written to files with mode 0600, never printed unless asked.`,
 	sign.Flags().StringVar(&sctx, "context", "", "application context (composite and ML-DSA signatures)")
 	sign.Flags().StringVar(&sigOut, "signature-out", "", "also write the raw signature to this file")
 	sign.Flags().StringVar(&save, "save", "", "also write alg, public_key and signature (base64) into this directory, for verify-local --from")
+	_ = sign.MarkFlagRequired("tenant")
+	_ = sign.MarkFlagRequired("key")
 
 	var pf clientFlags
 	var pTenant, pKey string
@@ -288,6 +293,8 @@ written to files with mode 0600, never printed unless asked.`,
 	pf.register(pub, true)
 	pub.Flags().StringVar(&pTenant, "tenant", "", "tenant")
 	pub.Flags().StringVar(&pKey, "key", "", "key name")
+	_ = pub.MarkFlagRequired("tenant")
+	_ = pub.MarkFlagRequired("key")
 
 	var lAlg, lPub, lSig, lMsg, lMsgFile, lCtx, export, from string
 	local := &cobra.Command{
