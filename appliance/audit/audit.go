@@ -54,14 +54,9 @@ type Receipt struct {
 //
 // Append returns only once the record is durable (written and fsynced); an
 // error means it is not, and the caller must fail the request it describes
-// (fail closed). AppendBatch does the same for several records of one
-// request (a batch of signatures, one record each): they get consecutive
-// indexes, in order, and are made durable together; an error means the
-// caller must treat none of them as recorded and release nothing.
-// Implementations are safe for concurrent use.
+// (fail closed). Implementations are safe for concurrent use.
 type Logger interface {
 	Append(ctx context.Context, r Record) (Receipt, error)
-	AppendBatch(ctx context.Context, rs []Record) ([]Receipt, error)
 }
 
 // Clock is the time source of a log.

@@ -180,86 +180,53 @@ func (l *FileLog) hashReader() tlog.HashReader { return l.hashes }
 
 // Append implements Logger.
 func (l *FileLog) Append(ctx context.Context, r Record) (Receipt, error) {
-	rcs, err := l.AppendBatch(ctx, []Record{r})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return Receipt{}, err
 	}
-	return rcs[0], nil
-}
-
-// AppendBatch implements Logger: the records are framed, hash-linked and
-// written with one write, so they sit together in the log, and one group
-// commit makes them durable.
-func (l *FileLog) AppendBatch(ctx context.Context, rs []Record) ([]Receipt, error) {
-	if len(rs) == 0 {
-		return nil, errors.New("audit: empty batch")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if err := l.poisoned(); err != nil {
-		return nil, err
-	}
-	size := 0
-	for i := range rs {
-		size += 8 + recordOverhead + rs[i].stringBytes()
+		return Receipt{}, err
 	}
 	l.mu.Lock()
 	if l.f == nil {
 		l.mu.Unlock()
-		return nil, errors.New("audit: log is closed")
+		return Receipt{}, errors.New("audit: log is closed")
 	}
-	now := l.now().UTC().Format(time.RFC3339Nano)
-	// The frames are built in place: 8 header bytes, then each record's
-	// canonical JSON (appendCanonical: the bytes of canon.Marshal). Index
-	// and Prev come from the log itself (and, within the batch, from the
-	// record before), so a record needs no re-parse to be checked against
-	// them (load does that).
-	buf := make([]byte, 0, size)
-	starts := make([]int, len(rs)+1)
-	last := l.last
-	for i := range rs {
-		r := &rs[i]
-		r.Type = "audit_record"
-		r.Index = l.n + int64(i)
-		r.Prev = hex.EncodeToString(last[:])
-		r.Time = now
-		r.ApplianceID = l.id
-		start := len(buf)
-		starts[i] = start
-		var err error
-		if buf, err = r.appendCanonical(append(buf, make([]byte, 8)...)); err != nil {
-			l.mu.Unlock()
-			return nil, err
-		}
-		body := buf[start+8:]
-		if len(body) > maxRecord {
-			l.mu.Unlock()
-			return nil, fmt.Errorf("audit: record of %d bytes exceeds %d", len(body), maxRecord)
-		}
-		binary.BigEndian.PutUint32(buf[start:start+4], uint32(len(body)))
-		binary.BigEndian.PutUint32(buf[start+4:start+8], crc32.Checksum(body, castagnoli))
-		last = tlog.RecordHash(body)
-	}
-	starts[len(rs)] = len(buf)
-	if _, err := l.f.Write(buf); err != nil {
+	r.Type = "audit_record"
+	r.Index = l.n
+	r.Prev = hex.EncodeToString(l.last[:])
+	r.Time = l.now().UTC().Format(time.RFC3339Nano)
+	r.ApplianceID = l.id
+	// The frame is built in place: 8 header bytes, then the record's
+	// canonical JSON (appendCanonical: the bytes of canon.Marshal).
+	frame, err := r.appendCanonical(make([]byte, 8, 8+recordOverhead+r.stringBytes()))
+	if err != nil {
 		l.mu.Unlock()
-		return nil, l.poison(fmt.Errorf("audit: write: %w", err))
+		return Receipt{}, err
 	}
-	rcs := make([]Receipt, len(rs))
-	for i := range rs {
-		if err := l.addHashes(buf[starts[i]+8 : starts[i+1]]); err != nil {
-			l.mu.Unlock()
-			return nil, l.poison(fmt.Errorf("audit: %w", err))
-		}
-		rcs[i] = Receipt{Index: rs[i].Index, LeafHash: hex.EncodeToString(l.last[:])}
+	body := frame[8:]
+	if len(body) > maxRecord {
+		l.mu.Unlock()
+		return Receipt{}, fmt.Errorf("audit: record of %d bytes exceeds %d", len(body), maxRecord)
 	}
+	binary.BigEndian.PutUint32(frame[:4], uint32(len(body)))
+	binary.BigEndian.PutUint32(frame[4:8], crc32.Checksum(body, castagnoli))
+	if _, err := l.f.Write(frame); err != nil {
+		l.mu.Unlock()
+		return Receipt{}, l.poison(fmt.Errorf("audit: write: %w", err))
+	}
+	// Index and Prev were set above from the log itself, so the record
+	// needs no re-parse to be checked against them (load does that).
+	if err := l.addHashes(body); err != nil {
+		l.mu.Unlock()
+		return Receipt{}, l.poison(fmt.Errorf("audit: %w", err))
+	}
+	rc := Receipt{Index: r.Index, LeafHash: hex.EncodeToString(l.last[:])}
 	seq := l.n
 	l.mu.Unlock()
 	if err := l.waitDurable(seq); err != nil {
-		return nil, err
+		return Receipt{}, err
 	}
-	return rcs, nil
+	return rc, nil
 }
 
 func (l *FileLog) poisoned() error {

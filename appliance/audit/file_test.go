@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,59 +187,4 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 		}
 	})
-}
-
-// TestAppendBatch checks that a batch takes consecutive indexes in order,
-// hash-linked to the record before it and to each other, that every
-// receipt names its own leaf, and that the log reopens to the same tree.
-func TestAppendBatch(t *testing.T) {
-	dir := t.TempDir()
-	l, err := OpenFile(dir, "app-1", fixedClock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, l, 2)
-	batch := []Record{
-		{Event: "sign", Outcome: OutcomeOK, Digest: "sha256:" + strings.Repeat("a", 64)},
-		{Event: "sign", Outcome: OutcomeOK, Digest: "sha256:" + strings.Repeat("b", 64)},
-		{Event: "sign", Outcome: OutcomeOK, Digest: "sha256:" + strings.Repeat("c", 64)},
-	}
-	rcs, err := l.AppendBatch(context.Background(), batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rcs) != 3 {
-		t.Fatalf("%d receipts for 3 records", len(rcs))
-	}
-	leaves, err := l.hashReader().ReadHashes([]int64{tlog.StoredHashIndex(0, 2), tlog.StoredHashIndex(0, 3), tlog.StoredHashIndex(0, 4)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, rc := range rcs {
-		if rc.Index != int64(2+i) {
-			t.Errorf("receipt %d has index %d, want %d", i, rc.Index, 2+i)
-		}
-		if rc.LeafHash != hex.EncodeToString(leaves[i][:]) {
-			t.Errorf("receipt %d names leaf %s, the tree holds %x", i, rc.LeafHash, leaves[i][:])
-		}
-	}
-	rc, err := l.Append(context.Background(), Record{Event: "verify", Outcome: OutcomeOK})
-	if err != nil || rc.Index != 5 {
-		t.Fatalf("append after the batch: %+v, %v", rc, err)
-	}
-	root, _ := l.TreeHash(6)
-	l.Close()
-
-	// Reopening re-checks every index and prev link, the batch's included.
-	l, err = OpenFile(dir, "app-1", fixedClock)
-	if err != nil {
-		t.Fatalf("reopening after a batch: %v", err)
-	}
-	defer l.Close()
-	if again, _ := l.TreeHash(6); l.Size() != 6 || again != root {
-		t.Fatalf("after reopen: size %d, tree hash changed %v", l.Size(), again != root)
-	}
-	if _, err := l.AppendBatch(context.Background(), nil); err == nil {
-		t.Fatal("an empty batch was accepted")
-	}
 }
