@@ -80,6 +80,7 @@ func compile(fsys fs.FS) *compiled {
 	}
 	comp := jsonschema.NewCompiler()
 	comp.UseLoader(jsonschema.SchemeURLLoader{})
+	comp.UseRegexpEngine(compileRegexp)
 	comp.AssertFormat()
 	for _, name := range names {
 		data, err := fs.ReadFile(fsys, name)
