@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTree$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTreeFrom$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
+	$(GO) test -run '^$$' -fuzz '^FuzzUnchangedEnds$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
 	$(GO) test -run '^$$' -fuzz '^FuzzApplyDelta$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./govtool/gitrepo
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEntryHeader$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLooseHeader$$' -fuzztime $(FUZZTIME) ./govtool/gitrepo

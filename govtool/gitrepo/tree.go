@@ -32,21 +32,22 @@ type parsedTree struct {
 // tree returns the parsed entries of tree h; the zero Hash is the empty tree.
 // The returned slice is shared: do not modify it.
 func (r *Repo) tree(h Hash, path string) ([]entry, error) {
-	return r.treeFrom(h, path, Hash{})
+	t, err := r.treeFrom(h, path, Hash{})
+	return t.entries, err
 }
 
-// treeFrom is tree, faster when h is a new version of tree prev (see
-// parseTreeFrom) and prev is cached.
-func (r *Repo) treeFrom(h Hash, path string, prev Hash) ([]entry, error) {
+// treeFrom is tree, returning the tree's text too, and faster when h is a
+// new version of tree prev (see parseTreeFrom) and prev is cached.
+func (r *Repo) treeFrom(h Hash, path string, prev Hash) (parsedTree, error) {
 	if h.IsZero() {
-		return nil, nil
+		return parsedTree{}, nil
 	}
 	if t, ok := r.trees.get(h); ok {
-		return t.entries, nil
+		return t, nil
 	}
 	text, err := r.object(h, plumbing.TreeObject, path, maxTreeSize)
 	if err != nil {
-		return nil, err
+		return parsedTree{}, err
 	}
 	var es []entry
 	if old, ok := r.trees.get(prev); ok && !prev.IsZero() {
@@ -55,10 +56,11 @@ func (r *Repo) treeFrom(h Hash, path string, prev Hash) ([]entry, error) {
 		es, err = parseTree(text, path)
 	}
 	if err != nil {
-		return nil, err
+		return parsedTree{}, err
 	}
-	r.trees.put(h, parsedTree{text, es}, int64(len(text))+entryCost*int64(cap(es)))
-	return es, nil
+	t := parsedTree{text, es}
+	r.trees.put(h, t, int64(len(text))+entryCost*int64(cap(es)))
+	return t, nil
 }
 
 // object reads object h, which must have type t and at most limit bytes.
@@ -336,14 +338,15 @@ func (d *differ) diff(a, b Hash, dir string) error {
 	if err := d.ctx.Err(); err != nil {
 		return err
 	}
-	ea, err := d.r.tree(a, dir)
+	ta, err := d.r.treeFrom(a, dir, Hash{})
 	if err != nil {
 		return err
 	}
-	eb, err := d.r.treeFrom(b, dir, a)
+	tb, err := d.r.treeFrom(b, dir, a)
 	if err != nil {
 		return err
 	}
+	ea, eb := unchangedEnds(ta, tb)
 	i, j := 0, 0
 	for i < len(ea) || j < len(eb) {
 		var c int
@@ -372,6 +375,47 @@ func (d *differ) diff(a, b Hash, dir string) error {
 		}
 	}
 	return nil
+}
+
+// unchangedEnds returns the entries of a and b without those they share at
+// their start and at their end, which the diff would find equal one by one.
+// This keeps a commit that adds a few files to a directory of thousands
+// from comparing all of them.
+//
+// Why they are equal: both entry lists were parsed forward from offset 0,
+// and parsing an entry reads only its own bytes. At the start, the k-th
+// entries of a and b begin at the same offset (0, then the end of the
+// previous pair), so if one lies wholly in the bytes the two objects share
+// at their start, both are the same bytes and the same entry. At the end,
+// an entry boundary of a and one of b at the same distance from the end,
+// both in the bytes the two share at their end, are followed by the same
+// bytes, which parse into the same entries up to the end; entry
+// boundaries are not self-synchronising (a hash may hold any bytes), so
+// the distances are compared, not assumed.
+func unchangedEnds(a, b parsedTree) ([]entry, []entry) {
+	ea, eb := a.entries, b.entries
+	if len(ea) < minIncremental || len(eb) < minIncremental {
+		return ea, eb
+	}
+	p := commonPrefix(a.text, b.text)
+	q := commonSuffix(a.text[p:], b.text[p:])
+	// end(es, text, k) is where entry k ends: where k+1 starts.
+	end := func(es []entry, text string, k int) int {
+		if k+1 == len(es) {
+			return len(text)
+		}
+		return int(es[k+1].off)
+	}
+	i := 0
+	for i < len(ea) && i < len(eb) && end(ea, a.text, i) <= p && end(eb, b.text, i) <= p {
+		i++
+	}
+	ja, jb := len(ea), len(eb)
+	for ja > i && jb > i && int(ea[ja-1].off) >= len(a.text)-q && len(a.text)-int(ea[ja-1].off) == len(b.text)-int(eb[jb-1].off) {
+		ja--
+		jb--
+	}
+	return ea[i:ja], eb[i:jb]
 }
 
 // side handles an entry present only before (removed) or only after (added).

@@ -218,3 +218,106 @@ func TestParseAgainstShortcut(t *testing.T) {
 		}
 	}
 }
+
+// mergeDiff is the diff's walk over two sorted entry lists, naively: the
+// names of the entries added, removed or changed.
+func mergeDiff(a, b []entry) []string {
+	var out []string
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		c := 0
+		switch {
+		case i == len(a):
+			c = 1
+		case j == len(b):
+			c = -1
+		default:
+			c = compareEntries(&a[i], &b[j])
+		}
+		switch {
+		case c < 0:
+			out = append(out, "-"+a[i].name)
+			i++
+		case c > 0:
+			out = append(out, "+"+b[j].name)
+			j++
+		default:
+			if a[i] != b[j] && (a[i].hash != b[j].hash || a[i].kind != b[j].kind || a[i].exec != b[j].exec) {
+				out = append(out, "~"+a[i].name)
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// FuzzUnchangedEnds checks that skipping the entries two trees share at
+// their ends never hides a difference: the walk over what unchangedEnds
+// leaves finds exactly what the walk over both whole trees finds.
+func FuzzUnchangedEnds(f *testing.F) {
+	text, es := fuzzOldTree(10, 0)
+	var h Hash
+	h[5] = 0xee
+	f.Add(uint8(10), uint8(0), es[30].off, uint32(0), encodeTree([]entry{{name: "p059.json", kind: kindFile, hash: h}}))
+	f.Add(uint8(10), uint8(0), es[30].off, es[31].off-es[30].off, []byte{})
+	f.Add(uint8(10), uint8(0), uint32(len(text)), uint32(0), encodeTree([]entry{{name: "z", kind: kindFile, hash: h}}))
+	f.Add(uint8(10), uint8(0xff), uint32(0), uint32(0), encodeTree([]entry{{name: "a", kind: kindFile, hash: h}}))
+	f.Fuzz(func(t *testing.T, n, dirs uint8, a, cut uint32, ins []byte) {
+		old, oldEntries := fuzzOldTree(n, dirs)
+		from := int(a) % (len(old) + 1)
+		to := from + int(cut)%(len(old)-from+1)
+		data := old[:from] + string(ins) + old[to:]
+		es, err := parseTree(data, "fuzz")
+		if err != nil {
+			return
+		}
+		ta, tb := parsedTree{old, oldEntries}, parsedTree{data, es}
+		ea, eb := unchangedEnds(ta, tb)
+		if got, want := mergeDiff(ea, eb), mergeDiff(oldEntries, es); !slices.Equal(got, want) {
+			t.Fatalf("diff after skipping the shared ends: %q, whole: %q", got, want)
+		}
+		ea, eb = unchangedEnds(tb, ta)
+		if got, want := mergeDiff(ea, eb), mergeDiff(es, oldEntries); !slices.Equal(got, want) {
+			t.Fatalf("reversed: diff after skipping the shared ends: %q, whole: %q", got, want)
+		}
+	})
+}
+
+// TestUnchangedEndsMisaligned is the case that makes unchangedEnds compare
+// distances from the end: b's last entry lies wholly in the bytes a and b
+// share at their end, and so does a's, but they start at different places,
+// because a's hash before it ends in bytes that read as a mode. b's last
+// entry, "100644 r" (a name with a space), is not a's "r". (a's "q" is a
+// directory so that the bytes a and b share at their start end with the
+// 64 entries before it.)
+func TestUnchangedEndsMisaligned(t *testing.T) {
+	var prefix []entry
+	for i := range 64 {
+		prefix = append(prefix, entry{name: fmt.Sprintf("0%03d", i), kind: kindFile, hash: Hash{byte(i)}})
+	}
+	var h1, h2 Hash
+	copy(h1[13:], "100644 ")
+	h2[0] = 2
+	a := string(encodeTree(append(slices.Clone(prefix), entry{name: "q", kind: kindDir, hash: h1}, entry{name: "r", kind: kindFile, hash: h2})))
+	b := string(encodeTree(append(slices.Clone(prefix), entry{name: "100644 r", kind: kindFile, hash: h2})))
+	if !strings.HasSuffix(a, b[len(b)-36:]) {
+		t.Fatal("test setup: b's last entry is not in the bytes a and b share at their end")
+	}
+	ea, err := parseTree(a, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := parseTree(b, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := unchangedEnds(parsedTree{a, ea}, parsedTree{b, eb})
+	got, want := mergeDiff(sa, sb), []string{"+100644 r", "-q", "-r"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("diff %q, want %q", got, want)
+	}
+	if len(sa) != 2 || len(sb) != 1 {
+		t.Errorf("the shared start was not skipped: %d and %d entries left", len(sa), len(sb))
+	}
+}
