@@ -28,7 +28,7 @@ bench:
 
 ## bench-api: the appliance's sign path through HTTP, 6 runs, summarised by benchstat.
 bench-api:
-	$(GO) test -p 1 -run '^$$' -bench 'SignHTTP|HTTPFloor' -benchtime 20000x -count 6 ./appliance/api | tee bench-api.txt
+	$(GO) test -p 1 -run '^$$' -bench 'SignHTTP|HTTPFloor|RawClient' -benchtime 20000x -count 6 ./appliance/api | tee bench-api.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench-api.txt
 
 ## fuzz: a short run of every fuzz target (crashers land in testdata/fuzz).

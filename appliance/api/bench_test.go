@@ -53,6 +53,9 @@ import (
 // 64-byte message with one multi-use capability (tenant, scope sign, exp).
 // They run in this process on the same cores as the server, so the API's
 // side of the ratio pays for both ends of each request.
+// BenchmarkSignRawClient and BenchmarkHTTPFloorRawClient (rawclient_bench_test.go)
+// drive the same server with a leaner load generator, which leaves more of
+// the cores to the server.
 //
 // Metrics:
 //
