@@ -10,6 +10,11 @@
 // fields or objects (a key id matching its public key, thresholds, digests,
 // signatures) belong to the Go packages that verify them; a valid instance
 // is not yet a verified one.
+//
+// The verdict and the error are santhosh-tekuri/jsonschema's. A valid
+// object mostly never reaches it: a fast path compiled from the same
+// compiled schemas (fast.go) shows it valid first, on the canon tree as it
+// is; whatever the fast path cannot show valid goes to jsonschema.
 package schemas
 
 import (
@@ -64,15 +69,20 @@ var ErrUnknownKind = errors.New("schemas: unknown kind")
 type compiled struct {
 	kinds   []string
 	schemas map[string]*jsonschema.Schema
-	err     error
+	// fast holds the fast path of each kind whose schema it covers;
+	// slow says why the others have none.
+	fast map[string]*fastNode
+	slow map[string]error
+	err  error
 }
 
-var load = sync.OnceValue(func() *compiled { return compile(files) })
+var load = sync.OnceValue(func() *compiled { return compile(files, compileRegexp) })
 
-// compile compiles every *.schema.json of fsys. References resolve only
-// among the files of fsys: the loader refuses every URL it was not given.
-func compile(fsys fs.FS) *compiled {
-	c := &compiled{schemas: map[string]*jsonschema.Schema{}}
+// compile compiles every *.schema.json of fsys, with patterns compiled by
+// engine (nil: Go's regexp). References resolve only among the files of
+// fsys: the loader refuses every URL it was not given.
+func compile(fsys fs.FS, engine jsonschema.RegexpEngine) *compiled {
+	c := &compiled{schemas: map[string]*jsonschema.Schema{}, fast: map[string]*fastNode{}, slow: map[string]error{}}
 	names, err := fs.Glob(fsys, "*.json")
 	if err != nil {
 		c.err = err
@@ -80,7 +90,7 @@ func compile(fsys fs.FS) *compiled {
 	}
 	comp := jsonschema.NewCompiler()
 	comp.UseLoader(jsonschema.SchemeURLLoader{})
-	comp.UseRegexpEngine(compileRegexp)
+	comp.UseRegexpEngine(engine)
 	comp.AssertFormat()
 	for _, name := range names {
 		data, err := fs.ReadFile(fsys, name)
@@ -98,6 +108,7 @@ func compile(fsys fs.FS) *compiled {
 			return c
 		}
 	}
+	fc := newFastCompiler()
 	for _, name := range names {
 		kind, ok := strings.CutSuffix(name, suffix)
 		if !ok {
@@ -110,6 +121,11 @@ func compile(fsys fs.FS) *compiled {
 		}
 		c.kinds = append(c.kinds, kind)
 		c.schemas[kind] = s
+		if f, err := fc.compile(s); err != nil {
+			c.slow[kind] = err
+		} else {
+			c.fast[kind] = f
+		}
 	}
 	slices.Sort(c.kinds)
 	return c
@@ -129,7 +145,7 @@ func Check() error { return load().err }
 // canon.ParseStrict first, so a *canon.Error comes back for input that is
 // not strict I-JSON; a schema violation is an *Error.
 func Validate(kind string, data []byte) error {
-	s, err := schemaOf(kind)
+	c, err := loaded(kind)
 	if err != nil {
 		return err
 	}
@@ -137,35 +153,45 @@ func Validate(kind string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return validate(kind, s, doc.Value())
+	return c.validate(kind, doc.Value())
 }
 
 // ValidateDocument is Validate for bytes already parsed with
 // canon.ParseDocument: the caller that also decodes or digests them parses
 // them once.
 func ValidateDocument(kind string, doc *canon.Document) error {
-	s, err := schemaOf(kind)
+	c, err := loaded(kind)
 	if err != nil {
 		return err
 	}
-	return validate(kind, s, doc.Value())
+	return c.validate(kind, doc.Value())
 }
 
-func schemaOf(kind string) (*jsonschema.Schema, error) {
+func loaded(kind string) (*compiled, error) {
 	c := load()
 	if c.err != nil {
 		return nil, c.err
 	}
-	s, ok := c.schemas[kind]
-	if !ok {
+	if _, ok := c.schemas[kind]; !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownKind, kind, strings.Join(c.kinds, ", "))
 	}
-	return s, nil
+	return c, nil
 }
 
-func validate(kind string, s *jsonschema.Schema, tree any) error {
+// validate checks tree, a canon tree, against the schema of kind: by the
+// fast path if it shows tree valid, else by jsonschema, whose verdict and
+// error are then the answer.
+func (c *compiled) validate(kind string, tree any) error {
+	if f := c.fast[kind]; f != nil && f.valid(tree) {
+		return nil
+	}
+	return c.validateSlow(kind, tree)
+}
+
+// validateSlow is validate by jsonschema alone.
+func (c *compiled) validateSlow(kind string, tree any) error {
 	inst, _ := convert(tree)
-	return toError(kind, inst, s.Validate(inst))
+	return toError(kind, inst, c.schemas[kind].Validate(inst))
 }
 
 // decode parses data with canon and turns every canon.Number into a

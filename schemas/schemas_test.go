@@ -308,7 +308,7 @@ func TestLoaderFetchesNothing(t *testing.T) {
 		fsys := mapFS(map[string]string{
 			"x.schema.json": `{"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": "` + ref + `"}`,
 		})
-		if c := compile(fsys); c.err == nil {
+		if c := compile(fsys, nil); c.err == nil {
 			t.Errorf("ref %s compiled", ref)
 		}
 	}
