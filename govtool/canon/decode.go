@@ -89,7 +89,8 @@ type Object = map[string]any
 // The strings of the result share one copy of data (never data itself):
 // keeping any of them keeps that copy.
 func Parse(data []byte) (any, error) {
-	return parse(data, false)
+	v, _, err := parse(data, false)
+	return v, err
 }
 
 // ParseStrict is Parse for signed governance objects: in addition every
@@ -97,12 +98,15 @@ func Parse(data []byte) (any, error) {
 // leading zero, plus sign or "-0"), so no two encodings of a signed object
 // differ only in how a number is spelled.
 func ParseStrict(data []byte) (any, error) {
-	return parse(data, true)
+	v, _, err := parse(data, true)
+	return v, err
 }
 
-func parse(data []byte, strict bool) (any, error) {
+// parse returns the value and the copy of data as a string that its
+// strings are slices of.
+func parse(data []byte, strict bool) (any, string, error) {
 	if len(data) > MaxSize {
-		return nil, &Error{Path: "$", Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), MaxSize)}
+		return nil, "", &Error{Path: "$", Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), MaxSize)}
 	}
 	if !utf8.Valid(data) {
 		off := 0
@@ -113,7 +117,7 @@ func parse(data []byte, strict bool) (any, error) {
 			}
 			off += size
 		}
-		return nil, &Error{Path: "$", Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("at byte offset %d", off)}
+		return nil, "", &Error{Path: "$", Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("at byte offset %d", off)}
 	}
 	// One copy of the input as a string: the strings and numbers of the
 	// tree that need no unescaping are slices of it, not one allocation
@@ -124,13 +128,13 @@ func parse(data []byte, strict bool) (any, error) {
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return nil, &Error{Path: "$", Reason: ReasonTrailingData, Detail: fmt.Sprintf("at byte offset %d", p.pos)}
+		return nil, "", &Error{Path: "$", Reason: ReasonTrailingData, Detail: fmt.Sprintf("at byte offset %d", p.pos)}
 	}
-	return v, nil
+	return v, p.src, nil
 }
 
 // parsers keep the scratch stacks of a parser for the next parse.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 )
@@ -17,6 +18,7 @@ import (
 // tree Value returns may be modified while it is in use.
 type Document struct {
 	data []byte
+	src  string // a copy of data, which the strings of tree are slices of
 	tree any
 
 	digestOnce sync.Once
@@ -26,11 +28,11 @@ type Document struct {
 
 // ParseDocument parses data with ParseStrict and keeps both.
 func ParseDocument(data []byte) (*Document, error) {
-	tree, err := ParseStrict(data)
+	tree, src, err := parse(data, true)
 	if err != nil {
 		return nil, err
 	}
-	return &Document{data: data, tree: tree}, nil
+	return &Document{data: data, src: src, tree: tree}, nil
 }
 
 // Bytes returns the bytes the document was parsed from.
@@ -62,7 +64,36 @@ func (d *Document) CheckFileForm() error {
 }
 
 // Unmarshal is Unmarshal(d.Bytes(), v) without parsing the bytes again.
+//
+// It decodes as encoding/json's Decoder with DisallowUnknownFields would,
+// except that member names match exactly (never case-insensitively), and
+// then requires the round trip: the value decoded must encode (as
+// json.Marshal would) back to the value parsed. See unmarshal.go for how
+// both are done without encoding/json for the usual governance types, and
+// unmarshalJSON for the general path.
 func (d *Document) Unmarshal(v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !rv.Elem().IsZero() {
+		// Not a pointer to a zero value: encoding/json's merge rules apply.
+		return d.unmarshalJSON(v)
+	}
+	pl := planFor(rv.Elem().Type())
+	if pl == nil {
+		return d.unmarshalJSON(v)
+	}
+	dec := decoder{parser: parser{data: d.data, src: d.src, strict: true}}
+	if err := dec.value(rv.Elem(), pl); err != nil {
+		return err
+	}
+	var c checker
+	return c.match(rv.Elem(), pl, d.tree)
+}
+
+// unmarshalJSON is Unmarshal through encoding/json: decode, encode the
+// value again with json.Marshal, parse that and compare. It is the path
+// for the Go types the planned decoder leaves alone (planFor), and the
+// reference the planned path is tested against.
+func (d *Document) unmarshalJSON(v any) error {
 	dec := json.NewDecoder(bytes.NewReader(d.data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

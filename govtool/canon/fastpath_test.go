@@ -137,7 +137,7 @@ func FuzzNumber(f *testing.F) {
 			}
 		}
 		for _, strict := range []bool{false, true} {
-			v, err := parse([]byte(s), strict)
+			v, _, err := parse([]byte(s), strict)
 			if err != nil {
 				continue
 			}
@@ -177,7 +177,7 @@ func TestNumberBounds(t *testing.T) {
 		{"00", false, false},
 		{"-01", false, false},
 	} {
-		_, err := parse([]byte(tc.in), tc.strict)
+		_, _, err := parse([]byte(tc.in), tc.strict)
 		if (err == nil) != tc.ok {
 			t.Errorf("parse(%q, strict=%v): %v, want ok=%v", tc.in, tc.strict, err, tc.ok)
 		}
