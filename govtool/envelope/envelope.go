@@ -18,12 +18,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"sync"
 
 	"filippo.io/edwards25519"
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
 )
@@ -31,16 +28,10 @@ import (
 // Domain is the prefix of every signed message.
 const Domain = "ron-kms/v1"
 
-var (
-	typeRE  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	roleRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	keyIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
 // Message returns the bytes an Ed25519 signature covers for an object of
 // type objType whose digest is digest ("sha256:<hex>").
 func Message(objType, digest string) ([]byte, error) {
-	if !typeRE.MatchString(objType) {
+	if !isType(objType) {
 		return nil, fmt.Errorf("envelope: malformed object type %q", objType)
 	}
 	raw, err := canon.ParseDigest(digest)
@@ -151,20 +142,32 @@ func decodeB64(s string) ([]byte, error) {
 // Validate checks the shape of an entry: role and key id well formed, sig
 // canonical base64 of 64 bytes. It says nothing about whether it verifies.
 func (s Signature) Validate() error {
-	if !roleRE.MatchString(s.Role) {
-		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: fmt.Sprintf("role %q is not a role name", s.Role)}
+	_, err := s.validate()
+	return err
+}
+
+// validate is Validate that also returns the signature's bytes.
+func (s Signature) validate() ([ed25519.SignatureSize]byte, error) {
+	var raw [ed25519.SignatureSize]byte
+	if !isRole(s.Role) {
+		return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: fmt.Sprintf("role %q is not a role name", s.Role)}
 	}
-	if !keyIDRE.MatchString(s.KeyID) {
-		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "key_id must be 64 lower-case hex digits"}
+	if !isKeyID(s.KeyID) {
+		return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "key_id must be 64 lower-case hex digits"}
 	}
-	raw, err := decodeB64(s.Sig)
+	if decodeSig(&raw, s.Sig) {
+		return raw, nil
+	}
+	b, err := decodeB64(s.Sig)
 	if err != nil {
-		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "sig: " + err.Error()}
+		return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "sig: " + err.Error()}
 	}
-	if len(raw) != ed25519.SignatureSize {
-		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: fmt.Sprintf("sig is %d bytes, want %d", len(raw), ed25519.SignatureSize)}
+	if len(b) != ed25519.SignatureSize {
+		return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: fmt.Sprintf("sig is %d bytes, want %d", len(b), ed25519.SignatureSize)}
 	}
-	return nil
+	// decodeSig refuses only what decodeB64 refuses or decodes to
+	// another length; TestDecodeSig holds them to each other.
+	return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "sig: not canonical standard base64"}
 }
 
 // ParseSignature decodes one signature entry strictly (I-JSON, no unknown
@@ -242,28 +245,19 @@ func Sign(signer crypto.Signer, role, objType, digest string) (Signature, error)
 }
 
 // Verify checks one entry against pub for the object (objType, digest). It
-// returns nil or an *EntryError (malformed, key mismatch, bad signature).
+// returns nil or an *EntryError (malformed, key mismatch, bad signature),
+// or Message's error for a malformed objType or digest.
 func Verify(pub ed25519.PublicKey, objType, digest string, s Signature) error {
-	if err := s.Validate(); err != nil {
+	raw, err := s.validate()
+	if err != nil {
 		return err
 	}
 	if len(pub) != ed25519.PublicKeySize {
 		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "public key is not 32 bytes"}
 	}
-	if KeyID(pub) != s.KeyID {
-		return &EntryError{Entry: s, Reason: ReasonKeyMismatch}
-	}
-	msg, err := Message(objType, digest)
-	if err != nil {
-		return err
-	}
-	raw, _ := decodeB64(s.Sig) // Validate checked it
-	v, err := signature.LoadED25519Verifier(pub)
+	k, err := keyFor(pub)
 	if err != nil {
 		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: err.Error()}
 	}
-	if err := v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(msg)); err != nil {
-		return &EntryError{Entry: s, Reason: ReasonBadSignature, Detail: fmt.Sprintf("over %q", strings.SplitN(string(msg), " ", 3)[1]+" "+digest[:len(canon.DigestPrefix)+12]+"…")}
-	}
-	return nil
+	return k.verify(objType, digest, s, &raw)
 }

@@ -240,12 +240,14 @@ func (s *SignerSet) Tally(objType, digest string, sigs []envelope.Signature) *Ta
 				Detail: fmt.Sprintf("key is a %s", m.Role)})
 			continue
 		}
-		pub, err := envelope.DecodePublicKey(m.PublicKey)
+		// ParseKey is DecodePublicKey, made once per key rather than once
+		// per signature (key id and verifier included).
+		k, err := envelope.ParseKey(m.PublicKey)
 		if err != nil { // Validate excludes this
 			t.Rejected = append(t.Rejected, &envelope.EntryError{Entry: e, Reason: envelope.ReasonMalformed, Detail: err.Error()})
 			continue
 		}
-		if err := envelope.Verify(pub, objType, digest, e); err != nil {
+		if err := k.Verify(objType, digest, e); err != nil {
 			var ee *envelope.EntryError
 			if errors.As(err, &ee) {
 				t.Rejected = append(t.Rejected, ee)
