@@ -374,17 +374,13 @@ func (p *parser) array(depth int) (any, error) {
 func (p *parser) str() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		if c == '"' {
-			s := p.src[start:p.pos]
-			p.pos++
-			return s, nil
-		}
-		if c == '\\' || c < 0x20 {
-			break
-		}
+	for p.pos < len(p.data) && plain[p.data[p.pos]] {
 		p.pos++
+	}
+	if p.pos < len(p.data) && p.data[p.pos] == '"' {
+		s := p.src[start:p.pos]
+		p.pos++
+		return s, nil
 	}
 	b := append(p.buf[:0], p.data[start:p.pos]...)
 	defer func() { p.buf = b[:0] }()
@@ -454,6 +450,15 @@ func (p *parser) str() (string, error) {
 		}
 	}
 }
+
+// plain are the bytes a string holds as they are: not the quote, not a
+// backslash, not a control character.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (p *parser) hex4() (rune, error) {
 	if p.pos+4 > len(p.data) {

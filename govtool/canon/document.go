@@ -81,12 +81,13 @@ func (d *Document) Unmarshal(v any) error {
 	if pl == nil {
 		return d.unmarshalJSON(v)
 	}
-	dec := decoder{parser: parser{data: d.data, src: d.src, strict: true}}
-	if err := dec.value(rv.Elem(), pl); err != nil {
+	u := unmarshalers.Get().(*unmarshaler)
+	defer u.release()
+	u.dec.data, u.dec.src, u.dec.strict = d.data, d.src, true
+	if err := u.dec.value(rv.Elem(), pl); err != nil {
 		return err
 	}
-	var c checker
-	return c.match(rv.Elem(), pl, d.tree)
+	return u.chk.match(rv.Elem(), pl, d.tree)
 }
 
 // unmarshalJSON is Unmarshal through encoding/json: decode, encode the

@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -247,6 +248,33 @@ func (p *plan) lookup(name string, next *int) *field {
 // accepted. It relies on that: it does not check syntax again.
 type decoder struct {
 	parser
+}
+
+// str is parser.str for accepted input: a string without escapes (no
+// backslash before the first quote, which then closes it) is a slice of
+// the document's string copy, found with IndexByte.
+func (d *decoder) str() (string, error) {
+	start := d.pos + 1
+	if n := bytes.IndexByte(d.data[start:], '"'); n >= 0 && bytes.IndexByte(d.data[start:start+n], '\\') < 0 {
+		d.pos = start + n + 1
+		return d.src[start : start+n], nil
+	}
+	return d.parser.str()
+}
+
+// unmarshalers keep a decoder's and a checker's path stacks for the next
+// Unmarshal.
+var unmarshalers = sync.Pool{New: func() any { return new(unmarshaler) }}
+
+type unmarshaler struct {
+	dec decoder
+	chk checker
+}
+
+func (u *unmarshaler) release() {
+	u.dec = decoder{parser: parser{path: u.dec.path[:0], buf: u.dec.buf[:0]}}
+	u.chk.path = u.chk.path[:0]
+	unmarshalers.Put(u)
 }
 
 func (d *decoder) fail(reason Reason, format string, args ...any) error {
@@ -638,11 +666,11 @@ func (c *checker) match(rv reflect.Value, p *plan, t any) error {
 		}
 	case kString:
 		s := rv.String()
+		if x, ok := t.(string); ok && x == s {
+			return nil // x is valid UTF-8, so s is
+		}
 		if !utf8.ValidString(s) {
 			return c.viaJSON(rv, t) // json.Marshal would replace the bad bytes
-		}
-		if x, ok := t.(string); ok && x == s {
-			return nil
 		}
 	case kInt:
 		if n, ok := t.(Number); ok && string(strconv.AppendInt(c.num[:0], rv.Int(), 10)) == string(n) {
@@ -782,11 +810,11 @@ func (c *checker) matchAny(v, t any) error {
 			return nil
 		}
 	case string:
-		if !utf8.ValidString(x) {
-			return c.viaJSON(reflect.ValueOf(x), t)
-		}
 		if y, ok := t.(string); ok && x == y {
 			return nil
+		}
+		if !utf8.ValidString(x) {
+			return c.viaJSON(reflect.ValueOf(x), t)
 		}
 	case float64:
 		if n, ok := t.(Number); ok && c.floatIs(x, n) {
