@@ -46,9 +46,18 @@ var (
 	// IDRE is the shape of a proposal id: YYYYMMDD-<slug>-<6 hex>.
 	IDRE       = regexp.MustCompile(`^[0-9]{8}-[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{6}$`)
 	slugRE     = regexp.MustCompile(`[^a-z0-9]+`)
-	printable  = regexp.MustCompile(`^[\x20-\x7e]*$`)
 	attachName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$`)
 )
+
+// printableASCII is ^[\x20-\x7e]*$.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 // MaxIDLen bounds an id.
 const MaxIDLen = 80
@@ -220,15 +229,15 @@ func (p *Proposal) Validate() error {
 	if !IDRE.MatchString(p.ID) || len(p.ID) > MaxIDLen {
 		return bad("id", "%q is not YYYYMMDD-<slug>-<6 hex>", p.ID)
 	}
-	for field, v := range map[string]string{"author": p.Author, "rationale": p.Rationale, "risk": p.Risk, "rollback": p.Rollback} {
-		if strings.TrimSpace(v) == "" {
-			return bad(field, "must not be empty")
+	for _, f := range [...]struct{ name, v string }{{"author", p.Author}, {"rationale", p.Rationale}, {"risk", p.Risk}, {"rollback", p.Rollback}} {
+		if strings.TrimSpace(f.v) == "" {
+			return bad(f.name, "must not be empty")
 		}
-		if len(v) > 8192 {
-			return bad(field, "longer than 8192 bytes")
+		if len(f.v) > 8192 {
+			return bad(f.name, "longer than 8192 bytes")
 		}
 	}
-	if len(p.Author) > 200 || !printable.MatchString(p.Author) {
+	if len(p.Author) > 200 || !printableASCII(p.Author) {
 		return bad("author", "must be at most 200 printable ASCII characters")
 	}
 	tenant := ""
