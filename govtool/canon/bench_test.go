@@ -145,8 +145,8 @@ type benchProposal struct {
 	} `json:"attachments"`
 }
 
-// BenchmarkUnmarshal measures Unmarshal (strict parse, encoding/json
-// decode, round-trip check) of the 4 KiB proposal into its Go type, and
+// BenchmarkUnmarshal measures Unmarshal (strict parse, planned decode,
+// round-trip check) of the 4 KiB proposal into its Go type, and
 // reports it against a plain encoding/json Unmarshal of the same bytes
 // measured in the same run ("x-json").
 func BenchmarkUnmarshal(b *testing.B) {
