@@ -34,8 +34,12 @@ bench-api:
 ## fuzz: a short run of every fuzz target (crashers land in testdata/fuzz).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./govtool/canon
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./govtool/envelope
+	$(GO) test -run '^$$' -fuzz '^FuzzPatterns$$' -fuzztime $(FUZZTIME) ./govtool/envelope
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./schemas
+	$(GO) test -run '^$$' -fuzz '^FuzzRegexp$$' -fuzztime $(FUZZTIME) ./schemas
+	$(GO) test -run '^$$' -fuzz '^FuzzRegexpPattern$$' -fuzztime $(FUZZTIME) ./schemas
 	$(GO) test -run '^$$' -fuzz '^FuzzParseShare$$' -fuzztime $(FUZZTIME) ./govtool/keys
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePKCS11URI$$' -fuzztime $(FUZZTIME) ./govtool/keys
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./appliance/capability
