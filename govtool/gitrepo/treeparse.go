@@ -253,7 +253,10 @@ func parseAgainst(oldText string, old []entry, data string) ([]entry, bool) {
 // points its name into data, where the same bytes are.
 func rename(e *entry, data string, shift int) {
 	e.off = uint32(int(e.off) + shift)
-	at := int(e.off) + len(e.gitMode()) + 1
+	at := int(e.off) + len("100644 ") // every mode Git writes has 6 digits but a directory's
+	if e.kind == kindDir {
+		at = int(e.off) + len("40000 ")
+	}
 	e.name = data[at : at+len(e.name)]
 }
 
