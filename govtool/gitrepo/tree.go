@@ -18,26 +18,28 @@ import (
 // the new side of the previous one's.
 const treeCacheBytes = 32 << 20
 
-// entryCost approximates the memory of one parsed entry (its name is a
-// substring of the tree's text, counted with the tree).
-const entryCost = 56
+// entryCost is the memory of one parsed entry, unsafe.Sizeof(entry{}) (its
+// name is in the tree's text, counted with the tree).
+const entryCost = 32
 
 // parsedTree is a tree object's text and its entries, as parseTree returns
-// them: their names are substrings of text.
+// them: their names are in text (see entry.name).
 type parsedTree struct {
 	text    string
 	entries []entry
 }
 
-// tree returns the parsed entries of tree h; the zero Hash is the empty tree.
-// The returned slice is shared: do not modify it.
-func (r *Repo) tree(h Hash, path string) ([]entry, error) {
-	t, err := r.treeFrom(h, path, Hash{})
-	return t.entries, err
+// name returns the name of entry i.
+func (t parsedTree) name(i int) string { return t.entries[i].name(t.text) }
+
+// tree returns parsed tree h; the zero Hash is the empty tree. The returned
+// entries are shared: do not modify them.
+func (r *Repo) tree(h Hash, path string) (parsedTree, error) {
+	return r.treeFrom(h, path, Hash{})
 }
 
-// treeFrom is tree, returning the tree's text too, and faster when h is a
-// new version of tree prev (see parseTreeFrom) and prev is cached.
+// treeFrom is tree, faster when h is a new version of tree prev (see
+// parseTreeFrom) and prev is cached.
 func (r *Repo) treeFrom(h Hash, path string, prev Hash) (parsedTree, error) {
 	if h.IsZero() {
 		return parsedTree{}, nil
@@ -176,11 +178,11 @@ func (r *Repo) ReadFile(ctx context.Context, commit Hash, path string) ([]byte, 
 	parts := strings.Split(path, "/")
 	dir := ""
 	for i, name := range parts {
-		es, err := r.tree(t, dir)
+		tr, err := r.tree(t, dir)
 		if err != nil {
 			return nil, err
 		}
-		e, ok := lookup(es, name)
+		e, ok := tr.lookup(name)
 		if !ok {
 			return nil, fmt.Errorf("gitrepo: %s at commit %s: %w", path, commit.Short(), ErrNotFound)
 		}
@@ -230,12 +232,12 @@ func (r *Repo) walk(ctx context.Context, t Hash, dir string, m matcher, fn func(
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	es, err := r.tree(t, dir)
+	tr, err := r.tree(t, dir)
 	if err != nil {
 		return err
 	}
-	for _, e := range es {
-		p := join(dir, e.name)
+	for i, e := range tr.entries {
+		p := join(dir, tr.name(i))
 		if e.kind == kindDir {
 			if m.dir(p) {
 				if err := r.walk(ctx, e.hash, p, m, fn); err != nil {
@@ -356,17 +358,17 @@ func (d *differ) diff(a, b Hash, dir string) error {
 		case j == len(eb):
 			c = -1
 		default:
-			c = compareEntries(&ea[i], &eb[j])
+			c = compareEntries(ta.text, &ea[i], tb.text, &eb[j])
 		}
 		switch {
 		case c < 0:
-			err = d.side(ea[i], dir, true)
+			err = d.side(ea[i], dir, ea[i].name(ta.text), true)
 			i++
 		case c > 0:
-			err = d.side(eb[j], dir, false)
+			err = d.side(eb[j], dir, eb[j].name(tb.text), false)
 			j++
 		default:
-			err = d.both(ea[i], eb[j], dir)
+			err = d.both(ea[i], eb[j], dir, ea[i].name(ta.text))
 			i++
 			j++
 		}
@@ -418,9 +420,10 @@ func unchangedEnds(a, b parsedTree) ([]entry, []entry) {
 	return ea[i:ja], eb[i:jb]
 }
 
-// side handles an entry present only before (removed) or only after (added).
-func (d *differ) side(e entry, dir string, removed bool) error {
-	p := join(dir, e.name)
+// side handles an entry, name in dir, present only before (removed) or only
+// after (added).
+func (d *differ) side(e entry, dir, name string, removed bool) error {
+	p := join(dir, name)
 	if e.kind == kindDir {
 		if !d.m.dir(p) {
 			return nil
@@ -445,12 +448,13 @@ func (d *differ) side(e entry, dir string, removed bool) error {
 	return nil
 }
 
-// both handles entries with the same name and the same directory-ness.
-func (d *differ) both(a, b entry, dir string) error {
+// both handles entries with the same name in dir and the same
+// directory-ness.
+func (d *differ) both(a, b entry, dir, name string) error {
 	if a.hash == b.hash && a.kind == b.kind {
 		return nil
 	}
-	p := join(dir, a.name)
+	p := join(dir, name)
 	if a.kind == kindDir {
 		if !d.m.dir(p) {
 			return nil

@@ -3,12 +3,14 @@ package gitrepo
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
-func encodeTree(es []entry) []byte {
+func encodeTree(es []namedEntry) []byte {
 	var buf bytes.Buffer
 	for _, e := range es {
 		buf.WriteString(e.gitMode() + " " + e.name + "\x00")
@@ -17,9 +19,40 @@ func encodeTree(es []entry) []byte {
 	return buf.Bytes()
 }
 
+// TestEntryPointerFree keeps entry free of pointers, which lets parseAgainst
+// reuse an old tree's entries by copying them and keeps the cached trees'
+// entries out of the garbage collector's scanning, and checks the size the
+// tree cache charges for one.
+func TestEntryPointerFree(t *testing.T) {
+	var hasPointers func(reflect.Type) bool
+	hasPointers = func(t reflect.Type) bool {
+		switch t.Kind() {
+		case reflect.Struct:
+			for i := range t.NumField() {
+				if hasPointers(t.Field(i).Type) {
+					return true
+				}
+			}
+			return false
+		case reflect.Array:
+			return t.Len() > 0 && hasPointers(t.Elem())
+		case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice,
+			reflect.Map, reflect.Chan, reflect.Func, reflect.Interface:
+			return true
+		}
+		return false
+	}
+	if hasPointers(reflect.TypeFor[entry]()) {
+		t.Error("entry holds a pointer")
+	}
+	if got := unsafe.Sizeof(entry{}); got != entryCost {
+		t.Errorf("an entry is %d bytes; entryCost says %d", got, entryCost)
+	}
+}
+
 func TestCompareEntriesGitOrder(t *testing.T) {
 	// The order git ls-tree prints: a directory sorts as if named "a/".
-	sorted := []entry{
+	sorted := []namedEntry{
 		{name: "a", kind: kindFile},
 		{name: "a-b", kind: kindFile},
 		{name: "a", kind: kindDir},
@@ -31,7 +64,8 @@ func TestCompareEntriesGitOrder(t *testing.T) {
 	// rejects this list; compare pairs only.
 	for i := range sorted {
 		for j := range sorted {
-			got := compareEntries(&sorted[i], &sorted[j])
+			a, b := sorted[i], sorted[j]
+			got := compareNames(a.name, a.kind == kindDir, b.name, b.kind == kindDir)
 			want := 0
 			if i < j {
 				want = -1
@@ -56,8 +90,8 @@ func FuzzParseTree(f *testing.F) {
 	for i := range h {
 		h[i] = byte(i)
 	}
-	f.Add(encodeTree([]entry{{name: "a.json", kind: kindFile, hash: h}, {name: "d", kind: kindDir, hash: h}}))
-	f.Add(encodeTree([]entry{{name: "x", kind: kindSymlink, hash: h}, {name: "y", kind: kindSubmodule, hash: h}, {name: "z", kind: kindFile, exec: true, hash: h}}))
+	f.Add(encodeTree([]namedEntry{{name: "a.json", kind: kindFile, hash: h}, {name: "d", kind: kindDir, hash: h}}))
+	f.Add(encodeTree([]namedEntry{{name: "x", kind: kindSymlink, hash: h}, {name: "y", kind: kindSubmodule, hash: h}, {name: "z", kind: kindFile, exec: true, hash: h}}))
 	f.Add([]byte("100644 ..\x00" + string(h[:])))
 	f.Add([]byte("040000 d\x00" + string(h[:])))
 	f.Add([]byte("100644 a"))
@@ -67,20 +101,22 @@ func FuzzParseTree(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got := encodeTree(es); !bytes.Equal(got, data) {
+		tr := parsedTree{string(data), es}
+		if got := encodeTree(tr.named()); !bytes.Equal(got, data) {
 			t.Fatalf("accepted tree does not round-trip:\n in %q\nout %q", data, got)
 		}
 		seen := make(map[string]bool)
-		for i, e := range es {
-			if badName(e.name) != "" || seen[e.name] {
-				t.Fatalf("accepted bad or duplicate name %q", e.name)
+		for i := range es {
+			name := tr.name(i)
+			if badName(name) != "" || seen[name] {
+				t.Fatalf("accepted bad or duplicate name %q", name)
 			}
-			seen[e.name] = true
-			if i > 0 && compareEntries(&es[i-1], &es[i]) >= 0 {
-				t.Fatalf("accepted unsorted entries %q, %q", es[i-1].name, es[i].name)
+			seen[name] = true
+			if i > 0 && compareEntries(tr.text, &es[i-1], tr.text, &es[i]) >= 0 {
+				t.Fatalf("accepted unsorted entries %q, %q", tr.name(i-1), name)
 			}
-			if _, ok := lookup(es, e.name); !ok {
-				t.Fatalf("lookup(%q) failed in an accepted tree", e.name)
+			if e, ok := tr.lookup(name); !ok || e != es[i] {
+				t.Fatalf("lookup(%q) failed in an accepted tree", name)
 			}
 		}
 	})
@@ -119,16 +155,16 @@ func TestMatcher(t *testing.T) {
 // fuzzOldTree builds a valid tree of 64 to 127 entries: files p000.json…
 // and, where dirs has a bit set, a directory in place of a file.
 func fuzzOldTree(n, dirs uint8) (string, []entry) {
-	var es []entry
+	var es []namedEntry
 	for i := range 64 + int(n%64) {
-		e := entry{name: fmt.Sprintf("p%03d.json", 2*i), kind: kindFile}
+		e := namedEntry{name: fmt.Sprintf("p%03d.json", 2*i), kind: kindFile}
 		if dirs&(1<<(i%8)) != 0 && i%3 == 0 {
-			e = entry{name: fmt.Sprintf("d%03d", 2*i), kind: kindDir}
+			e = namedEntry{name: fmt.Sprintf("d%03d", 2*i), kind: kindDir}
 		}
 		e.hash[0], e.hash[19] = byte(i), byte(i>>8)
 		es = append(es, e)
 	}
-	slices.SortFunc(es, func(a, b entry) int { return compareEntries(&a, &b) })
+	slices.SortFunc(es, func(a, b namedEntry) int { return compareNames(a.name, a.kind == kindDir, b.name, b.kind == kindDir) })
 	text := string(encodeTree(es))
 	parsed, err := parseTree(text, "old")
 	if err != nil {
@@ -145,20 +181,20 @@ func FuzzParseTreeFrom(f *testing.F) {
 	at := func(i int) uint32 { return es[i].off }
 	var h Hash
 	h[5] = 0xee
-	enc := func(e ...entry) []byte { return encodeTree(e) }
+	enc := func(e ...namedEntry) []byte { return encodeTree(e) }
 	// Insert a valid entry, replace a hash, delete an entry, and the
 	// malformations parseTree refuses.
-	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "p059.json", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(namedEntry{name: "p059.json", kind: kindFile, hash: h}))
 	f.Add(uint8(10), uint8(0), at(30)+uint32(len("100644 p060.json\x00")), uint32(20), h[:])
 	f.Add(uint8(10), uint8(0), at(30), at(31)-at(30), []byte{})
-	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "p061.json", kind: kindFile, hash: h}, entry{name: "p060.json", kind: kindFile, hash: h}))
-	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "p060.json", kind: kindFile, hash: h}))
-	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(entry{name: "..", kind: kindFile, hash: h}))
-	f.Add(uint8(10), uint8(0), at(31), uint32(0), enc(entry{name: "p060.json", kind: kindDir, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(namedEntry{name: "p061.json", kind: kindFile, hash: h}, namedEntry{name: "p060.json", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(namedEntry{name: "p060.json", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(30), uint32(0), enc(namedEntry{name: "..", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), at(31), uint32(0), enc(namedEntry{name: "p060.json", kind: kindDir, hash: h}))
 	f.Add(uint8(10), uint8(0), at(30), uint32(0), []byte("100664 p059.json\x00"+string(h[:])))
 	f.Add(uint8(10), uint8(0), at(30), uint32(0), []byte("100644 p059.json\x00"))
-	f.Add(uint8(10), uint8(0xff), uint32(len(text)), uint32(0), enc(entry{name: "z", kind: kindFile, hash: h}))
-	f.Add(uint8(10), uint8(0), uint32(0), uint32(0), enc(entry{name: "a", kind: kindSymlink, hash: h}))
+	f.Add(uint8(10), uint8(0xff), uint32(len(text)), uint32(0), enc(namedEntry{name: "z", kind: kindFile, hash: h}))
+	f.Add(uint8(10), uint8(0), uint32(0), uint32(0), enc(namedEntry{name: "a", kind: kindSymlink, hash: h}))
 	f.Fuzz(func(t *testing.T, n, dirs uint8, a, cut uint32, ins []byte) {
 		old, oldEntries := fuzzOldTree(n, dirs)
 		from := int(a) % (len(old) + 1)
@@ -182,30 +218,32 @@ func TestParseAgainstShortcut(t *testing.T) {
 	old, es := fuzzOldTree(40, 0xff)
 	var h Hash
 	h[3] = 9
-	enc := func(e ...entry) string { return string(encodeTree(e)) }
+	enc := func(e ...namedEntry) string { return string(encodeTree(e)) }
 	off := func(i int) int { return int(es[i].off) }
 	k := 30 // a file, p<2n>.json, with p<2n-1>.json free before it
 	for es[k].kind != kindFile {
 		k++
 	}
+	orig := slices.Clone(es)
+	ek := parsedTree{old, es}.named()[k]
 	var n int
-	fmt.Sscanf(es[k].name, "p%d.json", &n)
+	fmt.Sscanf(ek.name, "p%d.json", &n)
 	before := fmt.Sprintf("p%03d.json", n-1)
-	hashAt := off(k) + len(es[k].gitMode()) + 1 + len(es[k].name) + 1
+	hashAt := off(k) + len(ek.gitMode()) + 1 + len(ek.name) + 1
 	for name, tc := range map[string]struct {
 		data string
 		ok   bool
 	}{
-		"insert":          {old[:off(k)] + enc(entry{name: before, kind: kindFile, hash: h}) + old[off(k):], true},
+		"insert":          {old[:off(k)] + enc(namedEntry{name: before, kind: kindFile, hash: h}) + old[off(k):], true},
 		"replace hash":    {old[:hashAt] + string(h[:]) + old[hashAt+20:], true},
 		"delete":          {old[:off(k)] + old[off(k+1):], true},
-		"prepend":         {enc(entry{name: "a", kind: kindFile, hash: h}) + old, true},
-		"append":          {old + enc(entry{name: "z", kind: kindFile, hash: h}), true},
+		"prepend":         {enc(namedEntry{name: "a", kind: kindFile, hash: h}) + old, true},
+		"append":          {old + enc(namedEntry{name: "z", kind: kindFile, hash: h}), true},
 		"same":            {old, true},
 		"duplicate":       {old[:off(k)] + old[off(k):off(k+1)] + old[off(k):], false},
 		"unsorted":        {old[:off(k)] + old[off(k+1):off(k+2)] + old[off(k):off(k+1)] + old[off(k+2):], false},
-		"dotdot":          {old[:off(0)] + enc(entry{name: "..", kind: kindFile, hash: h}) + old[off(0):], false},
-		"dir beside file": {old[:off(k+1)] + enc(entry{name: es[k].name, kind: kindDir, hash: h}) + old[off(k+1):], false},
+		"dotdot":          {old[:off(0)] + enc(namedEntry{name: "..", kind: kindFile, hash: h}) + old[off(0):], false},
+		"dir beside file": {old[:off(k+1)] + enc(namedEntry{name: ek.name, kind: kindDir, hash: h}) + old[off(k+1):], false},
 		"truncated":       {old[:len(old)-1], false},
 	} {
 		got, ok := parseAgainst(old, es, tc.data)
@@ -216,12 +254,16 @@ func TestParseAgainstShortcut(t *testing.T) {
 		if !tc.ok && err == nil {
 			t.Errorf("%s: parseTree accepted it", name)
 		}
+		if !slices.Equal(es, orig) {
+			t.Fatalf("%s: parseAgainst modified the old entries, which the tree cache shares", name)
+		}
 	}
 }
 
 // mergeDiff is the diff's walk over two sorted entry lists, naively: the
 // names of the entries added, removed or changed.
-func mergeDiff(a, b []entry) []string {
+func mergeDiff(ta parsedTree, tb parsedTree) []string {
+	a, b := ta.entries, tb.entries
 	var out []string
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
@@ -232,18 +274,18 @@ func mergeDiff(a, b []entry) []string {
 		case j == len(b):
 			c = -1
 		default:
-			c = compareEntries(&a[i], &b[j])
+			c = compareEntries(ta.text, &a[i], tb.text, &b[j])
 		}
 		switch {
 		case c < 0:
-			out = append(out, "-"+a[i].name)
+			out = append(out, "-"+a[i].name(ta.text))
 			i++
 		case c > 0:
-			out = append(out, "+"+b[j].name)
+			out = append(out, "+"+b[j].name(tb.text))
 			j++
 		default:
 			if a[i] != b[j] && (a[i].hash != b[j].hash || a[i].kind != b[j].kind || a[i].exec != b[j].exec) {
-				out = append(out, "~"+a[i].name)
+				out = append(out, "~"+a[i].name(ta.text))
 			}
 			i++
 			j++
@@ -259,10 +301,10 @@ func FuzzUnchangedEnds(f *testing.F) {
 	text, es := fuzzOldTree(10, 0)
 	var h Hash
 	h[5] = 0xee
-	f.Add(uint8(10), uint8(0), es[30].off, uint32(0), encodeTree([]entry{{name: "p059.json", kind: kindFile, hash: h}}))
+	f.Add(uint8(10), uint8(0), es[30].off, uint32(0), encodeTree([]namedEntry{{name: "p059.json", kind: kindFile, hash: h}}))
 	f.Add(uint8(10), uint8(0), es[30].off, es[31].off-es[30].off, []byte{})
-	f.Add(uint8(10), uint8(0), uint32(len(text)), uint32(0), encodeTree([]entry{{name: "z", kind: kindFile, hash: h}}))
-	f.Add(uint8(10), uint8(0xff), uint32(0), uint32(0), encodeTree([]entry{{name: "a", kind: kindFile, hash: h}}))
+	f.Add(uint8(10), uint8(0), uint32(len(text)), uint32(0), encodeTree([]namedEntry{{name: "z", kind: kindFile, hash: h}}))
+	f.Add(uint8(10), uint8(0xff), uint32(0), uint32(0), encodeTree([]namedEntry{{name: "a", kind: kindFile, hash: h}}))
 	f.Fuzz(func(t *testing.T, n, dirs uint8, a, cut uint32, ins []byte) {
 		old, oldEntries := fuzzOldTree(n, dirs)
 		from := int(a) % (len(old) + 1)
@@ -274,11 +316,11 @@ func FuzzUnchangedEnds(f *testing.F) {
 		}
 		ta, tb := parsedTree{old, oldEntries}, parsedTree{data, es}
 		ea, eb := unchangedEnds(ta, tb)
-		if got, want := mergeDiff(ea, eb), mergeDiff(oldEntries, es); !slices.Equal(got, want) {
+		if got, want := mergeDiff(parsedTree{old, ea}, parsedTree{data, eb}), mergeDiff(ta, tb); !slices.Equal(got, want) {
 			t.Fatalf("diff after skipping the shared ends: %q, whole: %q", got, want)
 		}
-		ea, eb = unchangedEnds(tb, ta)
-		if got, want := mergeDiff(ea, eb), mergeDiff(es, oldEntries); !slices.Equal(got, want) {
+		eb, ea = unchangedEnds(tb, ta)
+		if got, want := mergeDiff(parsedTree{data, eb}, parsedTree{old, ea}), mergeDiff(tb, ta); !slices.Equal(got, want) {
 			t.Fatalf("reversed: diff after skipping the shared ends: %q, whole: %q", got, want)
 		}
 	})
@@ -292,15 +334,15 @@ func FuzzUnchangedEnds(f *testing.F) {
 // directory so that the bytes a and b share at their start end with the
 // 64 entries before it.)
 func TestUnchangedEndsMisaligned(t *testing.T) {
-	var prefix []entry
+	var prefix []namedEntry
 	for i := range 64 {
-		prefix = append(prefix, entry{name: fmt.Sprintf("0%03d", i), kind: kindFile, hash: Hash{byte(i)}})
+		prefix = append(prefix, namedEntry{name: fmt.Sprintf("0%03d", i), kind: kindFile, hash: Hash{byte(i)}})
 	}
 	var h1, h2 Hash
 	copy(h1[13:], "100644 ")
 	h2[0] = 2
-	a := string(encodeTree(append(slices.Clone(prefix), entry{name: "q", kind: kindDir, hash: h1}, entry{name: "r", kind: kindFile, hash: h2})))
-	b := string(encodeTree(append(slices.Clone(prefix), entry{name: "100644 r", kind: kindFile, hash: h2})))
+	a := string(encodeTree(append(slices.Clone(prefix), namedEntry{name: "q", kind: kindDir, hash: h1}, namedEntry{name: "r", kind: kindFile, hash: h2})))
+	b := string(encodeTree(append(slices.Clone(prefix), namedEntry{name: "100644 r", kind: kindFile, hash: h2})))
 	if !strings.HasSuffix(a, b[len(b)-36:]) {
 		t.Fatal("test setup: b's last entry is not in the bytes a and b share at their end")
 	}
@@ -313,7 +355,7 @@ func TestUnchangedEndsMisaligned(t *testing.T) {
 		t.Fatal(err)
 	}
 	sa, sb := unchangedEnds(parsedTree{a, ea}, parsedTree{b, eb})
-	got, want := mergeDiff(sa, sb), []string{"+100644 r", "-q", "-r"}
+	got, want := mergeDiff(parsedTree{a, sa}, parsedTree{b, sb}), []string{"+100644 r", "-q", "-r"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("diff %q, want %q", got, want)
 	}

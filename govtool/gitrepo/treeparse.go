@@ -1,7 +1,9 @@
 package gitrepo
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -30,59 +32,57 @@ func (k kind) String() string {
 	return "unknown"
 }
 
+// entry is one entry of a parsed tree. It holds no pointers: its name is
+// nameLen bytes of its tree's text (see name), so a parsed tree's entries
+// cost the garbage collector nothing to scan, and a new version of a tree
+// takes the entries it shares with the old one by copying them (see
+// parseAgainst). The entries of a tree being written, which has no text
+// yet, are namedEntry values.
 type entry struct {
-	name string
-	kind kind
-	exec bool // 100755
-	hash Hash
-	off  uint32 // where the entry starts in its tree object, when parsed from one
+	hash    Hash
+	off     uint32 // where the entry starts in its tree's text
+	nameLen uint32
+	kind    kind
+	exec    bool // 100755
 }
 
-// gitMode is the mode written into a tree object for e.
-func (e entry) gitMode() string {
-	switch e.kind {
-	case kindDir:
-		return "40000"
-	case kindSymlink:
-		return "120000"
-	case kindSubmodule:
-		return "160000"
+// name returns e's name; text is the tree e was parsed from (or a version
+// of it holding the same bytes at e.off).
+func (e *entry) name(text string) string {
+	at := int(e.off) + len("100644 ") // every mode Git writes has 6 digits but a directory's
+	if e.kind == kindDir {
+		at = int(e.off) + len("40000 ")
 	}
-	if e.exec {
-		return "100755"
-	}
-	return "100644"
+	return text[at : at+int(e.nameLen)]
 }
 
-// compareEntries orders entries as Git does: by name bytes, a directory's
-// name compared as if it ended in "/".
-func compareEntries(a, b *entry) int {
-	n := min(len(a.name), len(b.name))
-	if c := strings.Compare(a.name[:n], b.name[:n]); c != 0 {
+// compareNames orders tree entries as Git does: by name bytes, a
+// directory's name compared as if it ended in "/".
+func compareNames(a string, aDir bool, b string, bDir bool) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
 		return c
 	}
-	ca, cb := sortByte(a, n), sortByte(b, n)
-	switch {
-	case ca < cb:
-		return -1
-	case ca > cb:
-		return 1
-	}
-	return 0
+	return cmp.Compare(sortByte(a, aDir, n), sortByte(b, bDir, n))
 }
 
-func sortByte(e *entry, n int) byte {
-	if n < len(e.name) {
-		return e.name[n]
+func sortByte(name string, dir bool, n int) byte {
+	if n < len(name) {
+		return name[n]
 	}
-	if e.kind == kindDir {
+	if dir {
 		return '/'
 	}
 	return 0
 }
 
+// compareEntries is compareNames for entries of trees ta and tb.
+func compareEntries(ta string, a *entry, tb string, b *entry) int {
+	return compareNames(a.name(ta), a.kind == kindDir, b.name(tb), b.kind == kindDir)
+}
+
 // A parsed tree is the object's text and its entries, whose names are
-// substrings of the text. Trees are parsed strictly: each entry is
+// found in the text. Trees are parsed strictly: each entry is
 //
 //	<mode> SP <name> NUL <20-byte hash>
 //
@@ -118,17 +118,18 @@ func parseEntry(data string, pos int) (e entry, next int, name, reason string) {
 	if nul < 0 || len(rest) < nul+1+len(Hash{}) {
 		return entry{}, 0, "", "truncated entry"
 	}
-	e.name = rest[:nul]
-	if reason := badName(e.name); reason != "" {
-		return entry{}, 0, e.name, reason
+	name = rest[:nul]
+	if reason := badName(name); reason != "" {
+		return entry{}, 0, name, reason
 	}
 	copy(e.hash[:], rest[nul+1:])
-	e.off = uint32(pos)
-	return e, pos + sp + 1 + nul + 1 + len(Hash{}), e.name, ""
+	e.off, e.nameLen = uint32(pos), uint32(nul)
+	return e, pos + sp + 1 + nul + 1 + len(Hash{}), name, ""
 }
 
 // parseTree decodes a tree object strictly. path names the tree in errors.
-// Entry names are substrings of data. data is at most maxTreeSize bytes.
+// Entry names are found in data (see entry.name). data is at most
+// maxTreeSize bytes.
 func parseTree(data string, path string) ([]entry, error) {
 	bad := func(format string, args ...any) error {
 		return &TreeEntryError{Path: path, Reason: "malformed tree: " + fmt.Sprintf(format, args...)}
@@ -145,18 +146,19 @@ func parseTree(data string, path string) ([]entry, error) {
 			}
 			return nil, bad("%s", reason)
 		}
-		if len(out) > 0 && compareEntries(&out[len(out)-1], &e) >= 0 {
-			return nil, bad("entries out of order or duplicated at %q", e.name)
+		if len(out) > 0 && compareEntries(data, &out[len(out)-1], data, &e) >= 0 {
+			return nil, bad("entries out of order or duplicated at %q", name)
 		}
 		out = append(out, e)
 		pos = next
 	}
 	// A file and a directory of the same name sort apart ("a" < "a-b" < "a/"),
 	// so the order check above does not see them.
+	t := parsedTree{data, out}
 	for i := range out {
 		if out[i].kind == kindDir {
-			if _, ok := find(out, out[i].name, false); ok {
-				return nil, bad("%q is both a directory and a file", out[i].name)
+			if _, ok := t.find(out[i].name(data), false); ok {
+				return nil, bad("%q is both a directory and a file", out[i].name(data))
 			}
 		}
 	}
@@ -181,7 +183,7 @@ const minIncremental = 64
 // own bytes, so the entries of old that lie wholly in the shared prefix (at
 // the same offsets) or the shared suffix (shifted by the change in length)
 // parse the same in data; parseTree would reach the middle bytes at the same
-// offset, after the same entry, and parse them as parseMiddle does; the
+// offset, after the same entry, and parse them as parseAgainst does; the
 // order checks within the prefix and suffix hold because they held in old,
 // and the two seams are checked here; and two of old's entries cannot be a
 // directory and a file of one name, because old passed that check, so only
@@ -193,6 +195,8 @@ func parseTreeFrom(oldText string, old []entry, data, path string) ([]entry, err
 	return parseTree(data, path)
 }
 
+// parseAgainst is parseTreeFrom's shortcut; it returns false when the
+// shortcut does not apply.
 func parseAgainst(oldText string, old []entry, data string) ([]entry, bool) {
 	n := len(old)
 	if n < minIncremental || len(data) > maxTreeSize {
@@ -211,53 +215,39 @@ func parseAgainst(oldText string, old []entry, data string) ([]entry, bool) {
 	j := sort.Search(n, func(k int) bool { return start(k) >= len(oldText)-q })
 	from, shift := start(i), len(data)-len(oldText)
 	to := start(j) + shift // where the suffix's entries start in data
-	out := make([]entry, 0, n+16)
-	dirs := false // whether any entry is a directory
-	for _, e := range old[:i] {
-		rename(&e, data, 0)
-		dirs = dirs || e.kind == kindDir
-		out = append(out, e)
-	}
+	// The prefix's entries, at the same offsets in data, are copied as they
+	// are into a new array (old is shared), which slices.Grow does without
+	// first clearing the memory they fill.
+	out := slices.Grow(old[:i:i], n-i+16)
 	for pos := from; pos < to; {
 		e, next, _, reason := parseEntry(data, pos)
 		if reason != "" || next > to {
 			return nil, false
 		}
-		if len(out) > 0 && compareEntries(&out[len(out)-1], &e) >= 0 {
+		if len(out) > 0 && compareEntries(data, &out[len(out)-1], data, &e) >= 0 {
 			return nil, false
 		}
-		dirs = dirs || e.kind == kindDir
 		out = append(out, e)
 		pos = next
 	}
+	// The suffix's entries move by the change in length.
 	mid := len(out)
-	for _, e := range old[j:] {
-		rename(&e, data, shift)
-		dirs = dirs || e.kind == kindDir
-		out = append(out, e)
+	out = append(out, old[j:]...)
+	if shift != 0 {
+		for k := mid; k < len(out); k++ {
+			out[k].off = uint32(int(out[k].off) + shift)
+		}
 	}
-	if mid > 0 && mid < len(out) && compareEntries(&out[mid-1], &out[mid]) >= 0 {
+	if mid > 0 && mid < len(out) && compareEntries(data, &out[mid-1], data, &out[mid]) >= 0 {
 		return nil, false
 	}
-	if dirs {
-		for k := i; k < mid; k++ {
-			if _, ok := find(out, out[k].name, out[k].kind != kindDir); ok {
-				return nil, false
-			}
+	t := parsedTree{data, out}
+	for k := i; k < mid; k++ {
+		if _, ok := t.find(out[k].name(data), out[k].kind != kindDir); ok {
+			return nil, false
 		}
 	}
 	return out, true
-}
-
-// rename moves e, an entry of another version of data, by shift bytes and
-// points its name into data, where the same bytes are.
-func rename(e *entry, data string, shift int) {
-	e.off = uint32(int(e.off) + shift)
-	at := int(e.off) + len("100644 ") // every mode Git writes has 6 digits but a directory's
-	if e.kind == kindDir {
-		at = int(e.off) + len("40000 ")
-	}
-	e.name = data[at : at+len(e.name)]
 }
 
 // commonPrefix returns the length of the longest common prefix of a and b.
@@ -305,26 +295,26 @@ func badName(name string) string {
 	return ""
 }
 
-// find looks name up in sorted entries, as a directory or as a non-directory.
-func find(entries []entry, name string, dir bool) (int, bool) {
-	key := entry{name: name, kind: kindFile}
-	if dir {
-		key.kind = kindDir
-	}
-	i := sort.Search(len(entries), func(i int) bool { return compareEntries(&entries[i], &key) >= 0 })
-	if i < len(entries) && entries[i].name == name && (entries[i].kind == kindDir) == dir {
+// find looks name up in t's sorted entries, as a directory or as a
+// non-directory, returning its index or where it would be.
+func (t parsedTree) find(name string, dir bool) (int, bool) {
+	es := t.entries
+	i := sort.Search(len(es), func(i int) bool {
+		return compareNames(es[i].name(t.text), es[i].kind == kindDir, name, dir) >= 0
+	})
+	if i < len(es) && (es[i].kind == kindDir) == dir && es[i].name(t.text) == name {
 		return i, true
 	}
 	return i, false
 }
 
-// lookup finds name in entries whatever its kind.
-func lookup(entries []entry, name string) (entry, bool) {
-	if i, ok := find(entries, name, false); ok {
-		return entries[i], true
+// lookup finds name in t whatever its kind.
+func (t parsedTree) lookup(name string) (entry, bool) {
+	if i, ok := t.find(name, false); ok {
+		return t.entries[i], true
 	}
-	if i, ok := find(entries, name, true); ok {
-		return entries[i], true
+	if i, ok := t.find(name, true); ok {
+		return t.entries[i], true
 	}
 	return entry{}, false
 }

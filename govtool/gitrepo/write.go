@@ -249,18 +249,19 @@ func (b *builder) apply(base Hash, dir string, p *pending) (Hash, bool, error) {
 	if err := b.ctx.Err(); err != nil {
 		return Hash{}, false, err
 	}
-	old, err := b.r.tree(base, dir)
+	t, err := b.r.tree(base, dir)
 	if err != nil {
 		return Hash{}, false, err
 	}
+	old := t.named()
 	es := slices.Clone(old)
 	remove := func(name string, dir bool) {
-		if i, ok := find(es, name, dir); ok {
+		if i, ok := findNamed(es, name, dir); ok {
 			es = slices.Delete(es, i, i+1)
 		}
 	}
-	put := func(e entry) {
-		i, ok := find(es, e.name, e.kind == kindDir)
+	put := func(e namedEntry) {
+		i, ok := findNamed(es, e.name, e.kind == kindDir)
 		if ok {
 			es[i] = e
 		} else {
@@ -270,10 +271,10 @@ func (b *builder) apply(base Hash, dir string, p *pending) (Hash, bool, error) {
 	for _, name := range slices.Sorted(maps.Keys(p.files)) {
 		data := p.files[name]
 		path := join(dir, name)
-		if _, isDir := find(es, name, true); isDir {
+		if _, isDir := findNamed(es, name, true); isDir {
 			return Hash{}, false, fmt.Errorf("gitrepo: %s is a directory in the parent commit; delete its files first", path)
 		}
-		cur, exists := lookup(es, name)
+		cur, exists := lookupNamed(es, name)
 		if exists && cur.kind != kindFile {
 			return Hash{}, false, &TreeEntryError{Path: path, Reason: fmt.Sprintf("is a %s; this package writes only regular files", cur.kind)}
 		}
@@ -292,14 +293,14 @@ func (b *builder) apply(base Hash, dir string, p *pending) (Hash, bool, error) {
 			return Hash{}, false, err
 		}
 		b.blobs[path] = h
-		put(entry{name: name, kind: kindFile, hash: h})
+		put(namedEntry{name: name, kind: kindFile, hash: h})
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.dirs)) {
 		path := join(dir, name)
 		var sub Hash
-		if i, ok := find(es, name, true); ok {
+		if i, ok := findNamed(es, name, true); ok {
 			sub = es[i].hash
-		} else if cur, ok := lookup(es, name); ok {
+		} else if cur, ok := lookupNamed(es, name); ok {
 			return Hash{}, false, fmt.Errorf("gitrepo: %s is a %s in the parent commit, not a directory", path, cur.kind)
 		}
 		h, empty, err := b.apply(sub, path, p.dirs[name])
@@ -309,7 +310,7 @@ func (b *builder) apply(base Hash, dir string, p *pending) (Hash, bool, error) {
 		if empty {
 			remove(name, true)
 		} else {
-			put(entry{name: name, kind: kindDir, hash: h})
+			put(namedEntry{name: name, kind: kindDir, hash: h})
 		}
 	}
 	if len(es) == 0 && dir != "" {
@@ -331,6 +332,58 @@ func (b *builder) apply(base Hash, dir string, p *pending) (Hash, bool, error) {
 		return Hash{}, false, err
 	}
 	return h, false, nil
+}
+
+// namedEntry is an entry of a tree being written, which has no text yet to
+// hold its name (a parsed tree's entries find theirs in its text).
+type namedEntry struct {
+	name string
+	kind kind
+	exec bool
+	hash Hash
+}
+
+// named returns t's entries with their names.
+func (t parsedTree) named() []namedEntry {
+	out := make([]namedEntry, len(t.entries))
+	for i, e := range t.entries {
+		out[i] = namedEntry{name: t.name(i), kind: e.kind, exec: e.exec, hash: e.hash}
+	}
+	return out
+}
+
+// gitMode is the mode written into a tree object for e.
+func (e namedEntry) gitMode() string {
+	switch e.kind {
+	case kindDir:
+		return "40000"
+	case kindSymlink:
+		return "120000"
+	case kindSubmodule:
+		return "160000"
+	}
+	if e.exec {
+		return "100755"
+	}
+	return "100644"
+}
+
+// findNamed is parsedTree.find for the entries of a tree being written.
+func findNamed(es []namedEntry, name string, dir bool) (int, bool) {
+	return slices.BinarySearchFunc(es, name, func(e namedEntry, name string) int {
+		return compareNames(e.name, e.kind == kindDir, name, dir)
+	})
+}
+
+// lookupNamed is parsedTree.lookup for the entries of a tree being written.
+func lookupNamed(es []namedEntry, name string) (namedEntry, bool) {
+	if i, ok := findNamed(es, name, false); ok {
+		return es[i], true
+	}
+	if i, ok := findNamed(es, name, true); ok {
+		return es[i], true
+	}
+	return namedEntry{}, false
 }
 
 func (b *builder) write(t plumbing.ObjectType, data []byte) (Hash, error) {
