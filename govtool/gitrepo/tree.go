@@ -27,6 +27,7 @@ const entryCost = 32
 type parsedTree struct {
 	text    string
 	entries []entry
+	dirs    int // how many entries are directories
 }
 
 // name returns the name of entry i.
@@ -51,17 +52,16 @@ func (r *Repo) treeFrom(h Hash, path string, prev Hash) (parsedTree, error) {
 	if err != nil {
 		return parsedTree{}, err
 	}
-	var es []entry
+	var t parsedTree
 	if old, ok := r.trees.get(prev); ok && !prev.IsZero() {
-		es, err = parseTreeFrom(old.text, old.entries, text, path)
+		t, err = parseTreeFrom(old, text, path)
 	} else {
-		es, err = parseTree(text, path)
+		t, err = parseTree(text, path)
 	}
 	if err != nil {
 		return parsedTree{}, err
 	}
-	t := parsedTree{text, es}
-	r.trees.put(h, t, int64(len(text))+entryCost*int64(cap(es)))
+	r.trees.put(h, t, int64(len(text))+entryCost*int64(cap(t.entries)))
 	return t, nil
 }
 

@@ -97,11 +97,11 @@ func FuzzParseTree(f *testing.F) {
 	f.Add([]byte("100644 a"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		es, err := parseTree(string(data), "fuzz")
+		tr, err := parseTree(string(data), "fuzz")
 		if err != nil {
 			return
 		}
-		tr := parsedTree{string(data), es}
+		es := tr.entries
 		if got := encodeTree(tr.named()); !bytes.Equal(got, data) {
 			t.Fatalf("accepted tree does not round-trip:\n in %q\nout %q", data, got)
 		}
@@ -118,6 +118,9 @@ func FuzzParseTree(f *testing.F) {
 			if e, ok := tr.lookup(name); !ok || e != es[i] {
 				t.Fatalf("lookup(%q) failed in an accepted tree", name)
 			}
+		}
+		if dirs := countDirs(es); tr.dirs != dirs {
+			t.Fatalf("parseTree counted %d directories, not %d", tr.dirs, dirs)
 		}
 	})
 }
@@ -154,7 +157,7 @@ func TestMatcher(t *testing.T) {
 
 // fuzzOldTree builds a valid tree of 64 to 127 entries: files p000.json…
 // and, where dirs has a bit set, a directory in place of a file.
-func fuzzOldTree(n, dirs uint8) (string, []entry) {
+func fuzzOldTree(n, dirs uint8) parsedTree {
 	var es []namedEntry
 	for i := range 64 + int(n%64) {
 		e := namedEntry{name: fmt.Sprintf("p%03d.json", 2*i), kind: kindFile}
@@ -165,19 +168,35 @@ func fuzzOldTree(n, dirs uint8) (string, []entry) {
 		es = append(es, e)
 	}
 	slices.SortFunc(es, func(a, b namedEntry) int { return compareNames(a.name, a.kind == kindDir, b.name, b.kind == kindDir) })
-	text := string(encodeTree(es))
-	parsed, err := parseTree(text, "old")
+	t, err := parseTree(string(encodeTree(es)), "old")
 	if err != nil {
 		panic(err)
 	}
-	return text, parsed
+	return t
+}
+
+func countDirs(es []entry) int {
+	n := 0
+	for _, e := range es {
+		if e.kind == kindDir {
+			n++
+		}
+	}
+	return n
+}
+
+// sameTree reports whether a and b are the same parse of the same text.
+func sameTree(a, b parsedTree) bool {
+	return a.text == b.text && slices.Equal(a.entries, b.entries) && a.dirs == b.dirs
 }
 
 // FuzzParseTreeFrom checks that parseTreeFrom, given a valid old tree and
 // any new bytes spliced into it, returns exactly what parseTree returns:
-// the same entries (names, modes, hashes, offsets) or the same error.
+// the same entries (names, modes, hashes, offsets) and count of directories,
+// or the same error.
 func FuzzParseTreeFrom(f *testing.F) {
-	text, es := fuzzOldTree(10, 0)
+	ot := fuzzOldTree(10, 0)
+	text, es := ot.text, ot.entries
 	at := func(i int) uint32 { return es[i].off }
 	var h Hash
 	h[5] = 0xee
@@ -196,16 +215,17 @@ func FuzzParseTreeFrom(f *testing.F) {
 	f.Add(uint8(10), uint8(0xff), uint32(len(text)), uint32(0), enc(namedEntry{name: "z", kind: kindFile, hash: h}))
 	f.Add(uint8(10), uint8(0), uint32(0), uint32(0), enc(namedEntry{name: "a", kind: kindSymlink, hash: h}))
 	f.Fuzz(func(t *testing.T, n, dirs uint8, a, cut uint32, ins []byte) {
-		old, oldEntries := fuzzOldTree(n, dirs)
+		ot := fuzzOldTree(n, dirs)
+		old := ot.text
 		from := int(a) % (len(old) + 1)
 		to := from + int(cut)%(len(old)-from+1)
 		data := old[:from] + string(ins) + old[to:]
-		got, gerr := parseTreeFrom(old, oldEntries, data, "fuzz")
+		got, gerr := parseTreeFrom(ot, data, "fuzz")
 		want, werr := parseTree(data, "fuzz")
 		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
 			t.Fatalf("parseTreeFrom error %v, parseTree error %v", gerr, werr)
 		}
-		if !slices.Equal(got, want) {
+		if !sameTree(got, want) {
 			t.Fatalf("parseTreeFrom and parseTree differ:\n%v\n%v", got, want)
 		}
 	})
@@ -215,7 +235,8 @@ func FuzzParseTreeFrom(f *testing.F) {
 // shortcut (so FuzzParseTreeFrom compares the shortcut, not parseTree with
 // itself) and malformed ones do not.
 func TestParseAgainstShortcut(t *testing.T) {
-	old, es := fuzzOldTree(40, 0xff)
+	ot := fuzzOldTree(40, 0xff)
+	old, es := ot.text, ot.entries
 	var h Hash
 	h[3] = 9
 	enc := func(e ...namedEntry) string { return string(encodeTree(e)) }
@@ -224,8 +245,12 @@ func TestParseAgainstShortcut(t *testing.T) {
 	for es[k].kind != kindFile {
 		k++
 	}
+	d := 0 // a directory
+	for es[d].kind != kindDir {
+		d++
+	}
 	orig := slices.Clone(es)
-	ek := parsedTree{old, es}.named()[k]
+	ek := ot.named()[k]
 	var n int
 	fmt.Sscanf(ek.name, "p%d.json", &n)
 	before := fmt.Sprintf("p%03d.json", n-1)
@@ -237,6 +262,7 @@ func TestParseAgainstShortcut(t *testing.T) {
 		"insert":          {old[:off(k)] + enc(namedEntry{name: before, kind: kindFile, hash: h}) + old[off(k):], true},
 		"replace hash":    {old[:hashAt] + string(h[:]) + old[hashAt+20:], true},
 		"delete":          {old[:off(k)] + old[off(k+1):], true},
+		"delete dir":      {old[:off(d)] + old[off(d+1):], true},
 		"prepend":         {enc(namedEntry{name: "a", kind: kindFile, hash: h}) + old, true},
 		"append":          {old + enc(namedEntry{name: "z", kind: kindFile, hash: h}), true},
 		"same":            {old, true},
@@ -246,10 +272,10 @@ func TestParseAgainstShortcut(t *testing.T) {
 		"dir beside file": {old[:off(k+1)] + enc(namedEntry{name: ek.name, kind: kindDir, hash: h}) + old[off(k+1):], false},
 		"truncated":       {old[:len(old)-1], false},
 	} {
-		got, ok := parseAgainst(old, es, tc.data)
+		got, ok := parseAgainst(ot, tc.data)
 		want, err := parseTree(tc.data, "x")
-		if ok != tc.ok || (ok && (err != nil || !slices.Equal(got, want))) {
-			t.Errorf("%s: shortcut %v (want %v), parseTree error %v, equal %v", name, ok, tc.ok, err, slices.Equal(got, want))
+		if ok != tc.ok || (ok && (err != nil || !sameTree(got, want))) {
+			t.Errorf("%s: shortcut %v (want %v), parseTree error %v, equal %v", name, ok, tc.ok, err, sameTree(got, want))
 		}
 		if !tc.ok && err == nil {
 			t.Errorf("%s: parseTree accepted it", name)
@@ -298,7 +324,8 @@ func mergeDiff(ta parsedTree, tb parsedTree) []string {
 // their ends never hides a difference: the walk over what unchangedEnds
 // leaves finds exactly what the walk over both whole trees finds.
 func FuzzUnchangedEnds(f *testing.F) {
-	text, es := fuzzOldTree(10, 0)
+	ot := fuzzOldTree(10, 0)
+	text, es := ot.text, ot.entries
 	var h Hash
 	h[5] = 0xee
 	f.Add(uint8(10), uint8(0), es[30].off, uint32(0), encodeTree([]namedEntry{{name: "p059.json", kind: kindFile, hash: h}}))
@@ -306,21 +333,21 @@ func FuzzUnchangedEnds(f *testing.F) {
 	f.Add(uint8(10), uint8(0), uint32(len(text)), uint32(0), encodeTree([]namedEntry{{name: "z", kind: kindFile, hash: h}}))
 	f.Add(uint8(10), uint8(0xff), uint32(0), uint32(0), encodeTree([]namedEntry{{name: "a", kind: kindFile, hash: h}}))
 	f.Fuzz(func(t *testing.T, n, dirs uint8, a, cut uint32, ins []byte) {
-		old, oldEntries := fuzzOldTree(n, dirs)
+		ta := fuzzOldTree(n, dirs)
+		old := ta.text
 		from := int(a) % (len(old) + 1)
 		to := from + int(cut)%(len(old)-from+1)
 		data := old[:from] + string(ins) + old[to:]
-		es, err := parseTree(data, "fuzz")
+		tb, err := parseTree(data, "fuzz")
 		if err != nil {
 			return
 		}
-		ta, tb := parsedTree{old, oldEntries}, parsedTree{data, es}
 		ea, eb := unchangedEnds(ta, tb)
-		if got, want := mergeDiff(parsedTree{old, ea}, parsedTree{data, eb}), mergeDiff(ta, tb); !slices.Equal(got, want) {
+		if got, want := mergeDiff(parsedTree{text: old, entries: ea}, parsedTree{text: data, entries: eb}), mergeDiff(ta, tb); !slices.Equal(got, want) {
 			t.Fatalf("diff after skipping the shared ends: %q, whole: %q", got, want)
 		}
 		eb, ea = unchangedEnds(tb, ta)
-		if got, want := mergeDiff(parsedTree{data, eb}, parsedTree{old, ea}), mergeDiff(tb, ta); !slices.Equal(got, want) {
+		if got, want := mergeDiff(parsedTree{text: data, entries: eb}, parsedTree{text: old, entries: ea}), mergeDiff(tb, ta); !slices.Equal(got, want) {
 			t.Fatalf("reversed: diff after skipping the shared ends: %q, whole: %q", got, want)
 		}
 	})
@@ -346,16 +373,16 @@ func TestUnchangedEndsMisaligned(t *testing.T) {
 	if !strings.HasSuffix(a, b[len(b)-36:]) {
 		t.Fatal("test setup: b's last entry is not in the bytes a and b share at their end")
 	}
-	ea, err := parseTree(a, "a")
+	ta, err := parseTree(a, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eb, err := parseTree(b, "b")
+	tb, err := parseTree(b, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa, sb := unchangedEnds(parsedTree{a, ea}, parsedTree{b, eb})
-	got, want := mergeDiff(parsedTree{a, sa}, parsedTree{b, sb}), []string{"+100644 r", "-q", "-r"}
+	sa, sb := unchangedEnds(ta, tb)
+	got, want := mergeDiff(parsedTree{text: a, entries: sa}, parsedTree{text: b, entries: sb}), []string{"+100644 r", "-q", "-r"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("diff %q, want %q", got, want)
 	}

@@ -130,39 +130,43 @@ func parseEntry(data string, pos int) (e entry, next int, name, reason string) {
 // parseTree decodes a tree object strictly. path names the tree in errors.
 // Entry names are found in data (see entry.name). data is at most
 // maxTreeSize bytes.
-func parseTree(data string, path string) ([]entry, error) {
+func parseTree(data string, path string) (parsedTree, error) {
 	bad := func(format string, args ...any) error {
 		return &TreeEntryError{Path: path, Reason: "malformed tree: " + fmt.Sprintf(format, args...)}
 	}
 	if len(data) > maxTreeSize {
-		return nil, bad("larger than %d bytes", maxTreeSize)
+		return parsedTree{}, bad("larger than %d bytes", maxTreeSize)
 	}
-	var out []entry
+	t := parsedTree{text: data}
 	for pos := 0; pos < len(data); {
 		e, next, name, reason := parseEntry(data, pos)
 		if reason != "" {
 			if name != "" {
-				return nil, &TreeEntryError{Path: join(path, name), Reason: "malformed tree: " + reason}
+				return parsedTree{}, &TreeEntryError{Path: join(path, name), Reason: "malformed tree: " + reason}
 			}
-			return nil, bad("%s", reason)
+			return parsedTree{}, bad("%s", reason)
 		}
-		if len(out) > 0 && compareEntries(data, &out[len(out)-1], data, &e) >= 0 {
-			return nil, bad("entries out of order or duplicated at %q", name)
+		if len(t.entries) > 0 && compareEntries(data, &t.entries[len(t.entries)-1], data, &e) >= 0 {
+			return parsedTree{}, bad("entries out of order or duplicated at %q", name)
 		}
-		out = append(out, e)
+		if e.kind == kindDir {
+			t.dirs++
+		}
+		t.entries = append(t.entries, e)
 		pos = next
 	}
 	// A file and a directory of the same name sort apart ("a" < "a-b" < "a/"),
 	// so the order check above does not see them.
-	t := parsedTree{data, out}
-	for i := range out {
-		if out[i].kind == kindDir {
-			if _, ok := t.find(out[i].name(data), false); ok {
-				return nil, bad("%q is both a directory and a file", out[i].name(data))
+	if t.dirs > 0 {
+		for i, e := range t.entries {
+			if e.kind == kindDir {
+				if _, ok := t.find(t.name(i), false); ok {
+					return parsedTree{}, bad("%q is both a directory and a file", t.name(i))
+				}
 			}
 		}
 	}
-	return out, nil
+	return t, nil
 }
 
 // minIncremental is the smallest old tree parseTreeFrom compares against;
@@ -170,14 +174,13 @@ func parseTree(data string, path string) ([]entry, error) {
 const minIncremental = 64
 
 // parseTreeFrom returns exactly what parseTree(data, path) returns. It is
-// faster when data is a new version of old — entries (old's, as parseTree
-// returned them) parsed from oldText — that differs from it in a few
-// neighbouring entries, as a large directory does from one commit to the
-// next: the entries in the bytes the two share at their start and at their
-// end are taken from old, and only the bytes between are parsed. When that
-// does not work out (the difference does not fall on entry boundaries, or
-// anything in it is malformed) it parses data whole, so any error is
-// parseTree's.
+// faster when data is a new version of old (as parseTree returned it) that
+// differs from it in a few neighbouring entries, as a large directory does
+// from one commit to the next: the entries in the bytes the two share at
+// their start and at their end are taken from old, and only the bytes
+// between are parsed. When that does not work out (the difference does not
+// fall on entry boundaries, or anything in it is malformed) it parses data
+// whole, so any error is parseTree's.
 //
 // Why the shortcut gives parseTree's result: parsing an entry reads only its
 // own bytes, so the entries of old that lie wholly in the shared prefix (at
@@ -187,20 +190,23 @@ const minIncremental = 64
 // order checks within the prefix and suffix hold because they held in old,
 // and the two seams are checked here; and two of old's entries cannot be a
 // directory and a file of one name, because old passed that check, so only
-// the middle entries need looking up.
-func parseTreeFrom(oldText string, old []entry, data, path string) ([]entry, error) {
-	if es, ok := parseAgainst(oldText, old, data); ok {
-		return es, nil
+// the middle entries need looking up, and only when the tree holds a
+// directory. The count of directories is old's, less those among the old
+// entries between the prefix and the suffix, plus the middle's.
+func parseTreeFrom(old parsedTree, data, path string) (parsedTree, error) {
+	if t, ok := parseAgainst(old, data); ok {
+		return t, nil
 	}
 	return parseTree(data, path)
 }
 
 // parseAgainst is parseTreeFrom's shortcut; it returns false when the
 // shortcut does not apply.
-func parseAgainst(oldText string, old []entry, data string) ([]entry, bool) {
+func parseAgainst(oldTree parsedTree, data string) (parsedTree, bool) {
+	oldText, old := oldTree.text, oldTree.entries
 	n := len(old)
 	if n < minIncremental || len(data) > maxTreeSize {
-		return nil, false
+		return parsedTree{}, false
 	}
 	p := commonPrefix(oldText, data)
 	q := commonSuffix(oldText[p:], data[p:])
@@ -219,13 +225,22 @@ func parseAgainst(oldText string, old []entry, data string) ([]entry, bool) {
 	// are into a new array (old is shared), which slices.Grow does without
 	// first clearing the memory they fill.
 	out := slices.Grow(old[:i:i], n-i+16)
+	dirs := oldTree.dirs
+	for _, e := range old[i:j] {
+		if e.kind == kindDir {
+			dirs--
+		}
+	}
 	for pos := from; pos < to; {
 		e, next, _, reason := parseEntry(data, pos)
 		if reason != "" || next > to {
-			return nil, false
+			return parsedTree{}, false
 		}
 		if len(out) > 0 && compareEntries(data, &out[len(out)-1], data, &e) >= 0 {
-			return nil, false
+			return parsedTree{}, false
+		}
+		if e.kind == kindDir {
+			dirs++
 		}
 		out = append(out, e)
 		pos = next
@@ -239,15 +254,17 @@ func parseAgainst(oldText string, old []entry, data string) ([]entry, bool) {
 		}
 	}
 	if mid > 0 && mid < len(out) && compareEntries(data, &out[mid-1], data, &out[mid]) >= 0 {
-		return nil, false
+		return parsedTree{}, false
 	}
-	t := parsedTree{data, out}
-	for k := i; k < mid; k++ {
-		if _, ok := t.find(out[k].name(data), out[k].kind != kindDir); ok {
-			return nil, false
+	t := parsedTree{data, out, dirs}
+	if dirs > 0 {
+		for k := i; k < mid; k++ {
+			if _, ok := t.find(t.name(k), out[k].kind != kindDir); ok {
+				return parsedTree{}, false
+			}
 		}
 	}
-	return out, true
+	return t, true
 }
 
 // commonPrefix returns the length of the longest common prefix of a and b.

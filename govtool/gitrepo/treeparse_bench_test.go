@@ -23,16 +23,16 @@ func BenchmarkParseAgainst(b *testing.B) {
 			fmt.Fprintf(&data, "100644 p%05d.json\x00%s", 2*i+1, h[:])
 		}
 	}
-	oldText, newText := old.String(), data.String()
-	es, err := parseTree(oldText, "proposals")
+	t, err := parseTree(old.String(), "proposals")
 	if err != nil {
 		b.Fatal(err)
 	}
+	newText := data.String()
 	b.ReportAllocs()
 	for b.Loop() {
-		got, ok := parseAgainst(oldText, es, newText)
-		if !ok || len(got) != n+1 {
-			b.Fatalf("shortcut %v, %d entries", ok, len(got))
+		got, ok := parseAgainst(t, newText)
+		if !ok || len(got.entries) != n+1 {
+			b.Fatalf("shortcut %v, %d entries", ok, len(got.entries))
 		}
 	}
 }
