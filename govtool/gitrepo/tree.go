@@ -19,11 +19,11 @@ import (
 const treeCacheBytes = 32 << 20
 
 // entryCost is the memory of one parsed entry, unsafe.Sizeof(entry{}) (its
-// name is in the tree's text, counted with the tree).
-const entryCost = 32
+// name and hash are in the tree's text, counted with the tree).
+const entryCost = 12
 
 // parsedTree is a tree object's text and its entries, as parseTree returns
-// them: their names are in text (see entry.name).
+// them: their names and hashes are in text (see entry).
 type parsedTree struct {
 	text    string
 	entries []entry
@@ -128,12 +128,12 @@ func displayPath(p string) string {
 	return p
 }
 
-// file reads the blob of a file entry at path.
-func (r *Repo) file(e entry, path string) ([]byte, error) {
-	if e.kind != kindFile {
-		return nil, &TreeEntryError{Path: path, Reason: fmt.Sprintf("is a %s; governance paths hold only regular files", e.kind)}
+// file reads blob h of an entry of kind k at path, which must be a file.
+func (r *Repo) file(k kind, h Hash, path string) ([]byte, error) {
+	if k != kindFile {
+		return nil, &TreeEntryError{Path: path, Reason: fmt.Sprintf("is a %s; governance paths hold only regular files", k)}
 	}
-	data, err := r.object(e.hash, plumbing.BlobObject, path, MaxFileSize)
+	data, err := r.object(h, plumbing.BlobObject, path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +191,12 @@ func (r *Repo) ReadFile(ctx context.Context, commit Hash, path string) ([]byte, 
 			if e.kind == kindDir {
 				return nil, &TreeEntryError{Path: path, Reason: "is a directory, not a file"}
 			}
-			return r.file(e, path)
+			return r.file(e.kind, e.hash(tr.text), path)
 		}
 		if e.kind != kindDir {
 			return nil, fmt.Errorf("gitrepo: %s at commit %s: %s is a %s: %w", path, commit.Short(), dir, e.kind, ErrNotFound)
 		}
-		t = e.hash
+		t = e.hash(tr.text)
 	}
 	panic("unreachable")
 }
@@ -214,8 +214,8 @@ func (r *Repo) ListFiles(ctx context.Context, commit Hash, prefix string) (map[s
 	}
 	m := matcher{prefixes: []string{prefix}}
 	out := make(map[string][]byte)
-	err = r.walk(ctx, t, "", m, func(path string, e entry) error {
-		data, err := r.file(e, path)
+	err = r.walk(ctx, t, "", m, func(path string, k kind, h Hash) error {
+		data, err := r.file(k, h, path)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (r *Repo) ListFiles(ctx context.Context, commit Hash, prefix string) (map[s
 	return out, nil
 }
 
-func (r *Repo) walk(ctx context.Context, t Hash, dir string, m matcher, fn func(string, entry) error) error {
+func (r *Repo) walk(ctx context.Context, t Hash, dir string, m matcher, fn func(string, kind, Hash) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -240,14 +240,14 @@ func (r *Repo) walk(ctx context.Context, t Hash, dir string, m matcher, fn func(
 		p := join(dir, tr.name(i))
 		if e.kind == kindDir {
 			if m.dir(p) {
-				if err := r.walk(ctx, e.hash, p, m, fn); err != nil {
+				if err := r.walk(ctx, e.hash(tr.text), p, m, fn); err != nil {
 					return err
 				}
 			}
 			continue
 		}
 		if m.file(p) {
-			if err := fn(p, e); err != nil {
+			if err := fn(p, e.kind, e.hash(tr.text)); err != nil {
 				return err
 			}
 		}
@@ -362,13 +362,13 @@ func (d *differ) diff(a, b Hash, dir string) error {
 		}
 		switch {
 		case c < 0:
-			err = d.side(ea[i], dir, ea[i].name(ta.text), true)
+			err = d.side(ta.text, &ea[i], dir, true)
 			i++
 		case c > 0:
-			err = d.side(eb[j], dir, eb[j].name(tb.text), false)
+			err = d.side(tb.text, &eb[j], dir, false)
 			j++
 		default:
-			err = d.both(ea[i], eb[j], dir, ea[i].name(ta.text))
+			err = d.both(ta.text, &ea[i], tb.text, &eb[j], dir)
 			i++
 			j++
 		}
@@ -420,23 +420,23 @@ func unchangedEnds(a, b parsedTree) ([]entry, []entry) {
 	return ea[i:ja], eb[i:jb]
 }
 
-// side handles an entry, name in dir, present only before (removed) or only
-// after (added).
-func (d *differ) side(e entry, dir, name string, removed bool) error {
-	p := join(dir, name)
+// side handles entry e of tree text in dir, present only before (removed)
+// or only after (added).
+func (d *differ) side(text string, e *entry, dir string, removed bool) error {
+	p := join(dir, e.name(text))
 	if e.kind == kindDir {
 		if !d.m.dir(p) {
 			return nil
 		}
 		if removed {
-			return d.diff(e.hash, Hash{}, p)
+			return d.diff(e.hash(text), Hash{}, p)
 		}
-		return d.diff(Hash{}, e.hash, p)
+		return d.diff(Hash{}, e.hash(text), p)
 	}
 	if !d.m.file(p) {
 		return nil
 	}
-	data, err := d.r.file(e, p)
+	data, err := d.r.file(e.kind, e.hash(text), p)
 	if err != nil {
 		return err
 	}
@@ -448,27 +448,28 @@ func (d *differ) side(e entry, dir, name string, removed bool) error {
 	return nil
 }
 
-// both handles entries with the same name in dir and the same
-// directory-ness.
-func (d *differ) both(a, b entry, dir, name string) error {
-	if a.hash == b.hash && a.kind == b.kind {
+// both handles entries a of tree ta and b of tree tb in dir, with the same
+// name and the same directory-ness.
+func (d *differ) both(ta string, a *entry, tb string, b *entry, dir string) error {
+	ha, hb := a.hash(ta), b.hash(tb)
+	if ha == hb && a.kind == b.kind {
 		return nil
 	}
-	p := join(dir, name)
+	p := join(dir, a.name(ta))
 	if a.kind == kindDir {
 		if !d.m.dir(p) {
 			return nil
 		}
-		return d.diff(a.hash, b.hash, p)
+		return d.diff(ha, hb, p)
 	}
 	if !d.m.file(p) {
 		return nil
 	}
-	before, err := d.r.file(a, p)
+	before, err := d.r.file(a.kind, ha, p)
 	if err != nil {
 		return err
 	}
-	after, err := d.r.file(b, p)
+	after, err := d.r.file(b.kind, hb, p)
 	if err != nil {
 		return err
 	}

@@ -32,28 +32,40 @@ func (k kind) String() string {
 	return "unknown"
 }
 
-// entry is one entry of a parsed tree. It holds no pointers: its name is
-// nameLen bytes of its tree's text (see name), so a parsed tree's entries
+// entry is one entry of a parsed tree: where it is in its tree's text,
+// which holds its name and hash (see name and hash), and what its mode
+// says. It holds no pointers and only 12 bytes, so a parsed tree's entries
 // cost the garbage collector nothing to scan, and a new version of a tree
 // takes the entries it shares with the old one by copying them (see
 // parseAgainst). The entries of a tree being written, which has no text
 // yet, are namedEntry values.
 type entry struct {
-	hash    Hash
 	off     uint32 // where the entry starts in its tree's text
 	nameLen uint32
 	kind    kind
 	exec    bool // 100755
 }
 
+// nameAt is where e's name starts in its tree's text.
+func (e *entry) nameAt() int {
+	if e.kind == kindDir {
+		return int(e.off) + len("40000 ")
+	}
+	return int(e.off) + len("100644 ") // every mode Git writes has 6 digits but a directory's
+}
+
 // name returns e's name; text is the tree e was parsed from (or a version
 // of it holding the same bytes at e.off).
 func (e *entry) name(text string) string {
-	at := int(e.off) + len("100644 ") // every mode Git writes has 6 digits but a directory's
-	if e.kind == kindDir {
-		at = int(e.off) + len("40000 ")
-	}
+	at := e.nameAt()
 	return text[at : at+int(e.nameLen)]
+}
+
+// hash returns the hash e names, from text as in name.
+func (e *entry) hash(text string) Hash {
+	var h Hash
+	copy(h[:], text[e.nameAt()+int(e.nameLen)+1:])
+	return h
 }
 
 // compareNames orders tree entries as Git does: by name bytes, a
@@ -122,7 +134,6 @@ func parseEntry(data string, pos int) (e entry, next int, name, reason string) {
 	if reason := badName(name); reason != "" {
 		return entry{}, 0, name, reason
 	}
-	copy(e.hash[:], rest[nul+1:])
 	e.off, e.nameLen = uint32(pos), uint32(nul)
 	return e, pos + sp + 1 + nul + 1 + len(Hash{}), name, ""
 }

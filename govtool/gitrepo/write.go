@@ -347,7 +347,7 @@ type namedEntry struct {
 func (t parsedTree) named() []namedEntry {
 	out := make([]namedEntry, len(t.entries))
 	for i, e := range t.entries {
-		out[i] = namedEntry{name: t.name(i), kind: e.kind, exec: e.exec, hash: e.hash}
+		out[i] = namedEntry{name: e.name(t.text), kind: e.kind, exec: e.exec, hash: e.hash(t.text)}
 	}
 	return out
 }
