@@ -2,6 +2,9 @@
 GO        ?= go
 BIN       := bin
 PKGS      := ./...
+# The packages whose code runs goroutines or is shared between them:
+# make test runs their tests again under the race detector.
+RACE_PKGS := ./appliance/audit ./appliance/capability ./appliance/engine ./appliance/sync ./appliance/api ./govtool/envelope ./govtool/gitrepo
 DEMO_DIR  ?=
 FUZZTIME  ?= 30s
 
@@ -17,6 +20,7 @@ build:
 test: build
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
+	$(GO) test -race -count=1 $(RACE_PKGS)
 
 ## demo: the main job end to end on the embedded default (sealed-file backend).
 demo: build
