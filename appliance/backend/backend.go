@@ -11,6 +11,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 )
 
@@ -45,6 +46,21 @@ var labelRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-
 func CheckLabel(label string) error {
 	if !labelRE.MatchString(label) {
 		return fmt.Errorf("backend: malformed key label %q (want tenant/name/vN or a lower-case system name)", label)
+	}
+	return nil
+}
+
+// CheckSecretFile is the one rule for a file that holds a secret — a
+// passphrase, a PIN, a webhook secret: it must be a regular file that group
+// and others can neither read nor write. fi describes the file (from Stat,
+// or better from the opened file's Stat); name is used in the error only.
+// It reads nothing, so it serves both a check before start and the read.
+func CheckSecretFile(name string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s may be read or written by group or others (mode %04o); it holds a secret: run \"chmod 600 %s\"", name, perm, name)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ron-kms/ron-kms/appliance/backend"
 	"github.com/ron-kms/ron-kms/govtool/canon"
 )
 
@@ -228,18 +229,16 @@ func (c *Config) resolve(base string) {
 	}
 }
 
-// CheckSecretFile checks, without reading it, that a secret file exists, is
-// a regular non-empty file, and that only its owner may read it.
+// CheckSecretFile checks, without reading it, that a secret file exists,
+// is not empty, and passes backend.CheckSecretFile: the rule the sealed-file
+// backend applies to its passphrase file when it opens it.
 func CheckSecretFile(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("config: secret file: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("config: secret file %s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("config: secret file %s is readable by others (mode %v); run: chmod 600 %s", path, fi.Mode().Perm(), path)
+	if err := backend.CheckSecretFile(path, fi); err != nil {
+		return fmt.Errorf("config: secret file %w", err)
 	}
 	if fi.Size() == 0 {
 		return fmt.Errorf("config: secret file %s is empty", path)

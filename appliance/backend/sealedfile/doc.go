@@ -25,9 +25,11 @@
 // # Passphrase
 //
 // The passphrase is read from Config.PassphraseFile, never from a flag or an
-// environment value. The file must not be accessible by group or others
-// (chmod 600) and must not be empty; one trailing "\n" (or "\r\n") is not
-// part of the passphrase. At most 1024 bytes are read.
+// environment value. The file must be a regular file that group and others
+// cannot access (chmod 600; backend.CheckSecretFile, the rule the
+// appliance's check-config applies too) and must not be empty; one trailing
+// "\n" (or "\r\n") is not part of the passphrase. A passphrase longer than
+// 1024 bytes is refused.
 //
 // # On-disk format
 //

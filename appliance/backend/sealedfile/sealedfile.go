@@ -606,8 +606,8 @@ func prepareDir(dir string) error {
 	return nil
 }
 
-// readPassphrase reads the passphrase file, which must be private to its
-// owner and not empty. One trailing "\n" or "\r\n" is dropped.
+// readPassphrase reads the passphrase file, which must be a regular file
+// private to its owner (backend.CheckSecretFile) and not empty. One trailing "\n" or "\r\n" is dropped.
 func readPassphrase(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("sealedfile: no passphrase file configured (Config.PassphraseFile)")
@@ -621,8 +621,8 @@ func readPassphrase(name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealedfile: reading passphrase: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("sealedfile: passphrase file %s is accessible by group or others (mode %04o); run \"chmod 600 %s\"", name, perm, name)
+	if err := backend.CheckSecretFile(name, fi); err != nil {
+		return nil, fmt.Errorf("sealedfile: passphrase file %w", err)
 	}
 	buf := make([]byte, maxPassphrase+1)
 	n, err := io.ReadFull(f, buf)

@@ -279,6 +279,13 @@ func TestPassphraseFile(t *testing.T) {
 			t.Fatalf("Open with a missing passphrase file: %v", err)
 		}
 	})
+	t.Run("directory", func(t *testing.T) {
+		c := testConfig(t)
+		c.PassphraseFile = t.TempDir()
+		if _, err := Open(ctx, c); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("Open with a directory for a passphrase file: %v", err)
+		}
+	})
 	t.Run("unset", func(t *testing.T) {
 		c := testConfig(t)
 		c.PassphraseFile = ""
