@@ -13,7 +13,8 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	// PolicyRejects counts refusals by reason (one closed list, see api.Reasons).
+	// PolicyRejects counts refusals by reason: requests refused with a reason
+	// from engine.Reasons, governance heads refused with one from sync.Reasons.
 	PolicyRejects *prometheus.CounterVec
 	// Requests counts API requests by operation and outcome.
 	Requests *prometheus.CounterVec
@@ -22,10 +23,11 @@ type Metrics struct {
 
 	CapabilitiesActive *prometheus.GaugeVec
 	CapabilitiesMinted *prometheus.CounterVec
-	// FairnessSkew is max/mean of per-tenant request rates over the last window.
+	// FairnessSkew is max over mean of per-tenant served request counts
+	// since start.
 	FairnessSkew prometheus.Gauge
 
-	Proposals     *prometheus.GaugeVec // by status: executed
+	Proposals     *prometheus.GaugeVec // by status: executed, open
 	PolicyVersion prometheus.Gauge
 	SyncTotal     *prometheus.CounterVec // by outcome
 	LastSync      prometheus.Gauge       // unix seconds of the last successful verify
