@@ -5,7 +5,9 @@
 # with govtool, served over loopback HTTP Git; an appliance that pulls it,
 # verifies it from the pinned root and enforces it; a capability minted, a
 # message signed and the signature verified without the appliance; the
-# capability revoked by proposal and refused.
+# capability revoked by proposal and refused; the key rotated by proposal and
+# its continuity proof checked offline; the history read back with govtool log.
+# Every step is checked: the script exits non-zero at the first that fails.
 #
 # DEMO_DIR=path keeps everything there for inspection (git log, audit log);
 # without it a temporary directory is used and removed at the end.
@@ -84,6 +86,18 @@ say "pinned root: $root (CI and the appliance trust nothing else)"
 cd gov
 git config merge.govtool-signatures.driver "govtool merge-signatures %O %A %B"
 
+# propose LINES ARGS... runs govtool propose ARGS, shows the lines LINES (a
+# sed address) of what it prints, and sets id to the new proposal's id, read
+# from the first line ("proposal <id> (committed <commit>)").
+propose() {
+  local lines=$1 out
+  shift
+  out=$(govtool propose "$@")
+  echo "$out" | sed -n "$lines" | sed 's/^/     /'
+  id=$(echo "$out" | sed -n '1s/^proposal \([^ ]*\) .*/\1/p')
+  [ -n "$id" ] || { echo "demo: no proposal id in the output of govtool propose" >&2; exit 1; }
+}
+
 sign2() { # approve with two of the three quorum members
   govtool approve "$1" --key ../policy-owner.key --passphrase-file ../passphrase | tail -1 | sed 's/^/     /'
   govtool approve "$1" --key ../security-officer.key --passphrase-file ../passphrase | tail -1 | sed 's/^/     /'
@@ -127,22 +141,16 @@ say "$enroll"
 
 step "Proposal: enrol the appliance (sensitive: 2 of 3 signatures)"
 cd gov
-out=$(govtool propose --scope global --change "$enroll" --rationale "enrol the demo appliance")
-echo "$out" | sed 's/^/     /' | sed -n '1p;5,6p'
-id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
+propose '1p;5,6p' --scope global --change "$enroll" --rationale "enrol the demo appliance"
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 
 step "Proposals: tenant acme; then its signing key, PQ mode hybrid_or (phase 1) and its minter"
-out=$(govtool propose --scope tenant:acme --change create_tenant --rationale "onboard tenant acme")
-echo "$out" | sed 's/^/     /' | sed -n '1p;5,7p'
-id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
+propose '1p;5,7p' --scope tenant:acme --change create_tenant --rationale "onboard tenant acme"
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
-out=$(govtool propose --scope tenant:acme --change create_key=payments:ed25519 \
-  --change pq_mode=hybrid_or --change add_minter=../minter.key.pub --rationale "acme: payments key, PQ phase 1, minter")
-echo "$out" | sed 's/^/     /' | sed -n '1p;5,9p'
-id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
+propose '1p;5,9p' --scope tenant:acme --change create_key=payments:ed25519 \
+  --change pq_mode=hybrid_or --change add_minter=../minter.key.pub --rationale "acme: payments key, PQ phase 1, minter"
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 run govtool verify
@@ -188,8 +196,7 @@ say "a tampered message does not verify (as it must)"
 
 step "Revoke the capability by proposal (revocation: one security-officer signature)"
 cd gov
-govtool propose --scope tenant:acme --change "revoke_capability=$cap_id" --rationale "demo: revoke" | sed -n '1,3p' | sed 's/^/     /'
-id=$(ls -t proposals | sed -n '1,1p' | sed 's/\.json$//')
+propose '1,3p' --scope tenant:acme --change "revoke_capability=$cap_id" --rationale "demo: revoke"
 govtool approve "$id" --key ../security-officer.key --passphrase-file ../passphrase | tail -1 | sed 's/^/     /'
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 git push -q origin main
@@ -206,8 +213,7 @@ sed 's/^/     /' refused.out
 
 step "Rotate the key by proposal; check the continuity proof offline"
 cd gov
-govtool propose --scope tenant:acme --change rotate_key=payments --rationale "demo: quarterly rotation" | sed -n '1p' | sed 's/^/     /'
-id=$(ls -t proposals | sed -n '1p' | sed 's/\.json$//')
+propose '1p' --scope tenant:acme --change rotate_key=payments --rationale "demo: quarterly rotation"
 sign2 "$id"
 govtool execute "$id" | tail -1 | sed 's/^/     /'
 git push -q origin main
