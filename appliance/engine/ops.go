@@ -236,7 +236,6 @@ func message(f form, alg backend.Algorithm, msg, digest []byte, hash string, sct
 	return "", rejectf(ReasonBadRequest, "send a message or a digest")
 }
 
-// start is what every audited operation begins with.
 // prepare is what sign and verify share, in one place: the request checked
 // against the policy in force (ready, request id, tenant, key, version for
 // op), the signature form the tenant's PQ mode makes or accepts, the
@@ -266,6 +265,8 @@ func (e *Engine) prepare(req SignRequest, op, verb string, rec *audit.Record) (*
 	return t, f, nil
 }
 
+// start is what every audited operation begins with: the request id
+// checked (or made), the policy in force, and both written into rec.
 func (e *Engine) start(id string, rec *audit.Record) (*state, *Reject) {
 	rid, rej := requestID(id)
 	if rej != nil {
