@@ -191,7 +191,7 @@ func (e *Engine) mint(_ context.Context, req *MintRequest, rec *audit.Record) (*
 	}
 	rec.Detail = "minter " + sig.KeyID
 	if err := envelope.Verify(pub, MintRequestType, digest, sig); err != nil {
-		return nil, rejectf(ReasonMinterBadSignature, "the mint request signature by minter %.16s does not verify", sig.KeyID)
+		return nil, rejectf(ReasonMinterBadSignature, "the mint request signature by minter %.16s does not verify (the request changed after it was signed, or another key signed it); sign it again with that minter's key", sig.KeyID)
 	}
 	issued, _ := quorum.ParseTime(req.IssuedAt)
 	if now.Sub(issued) > MintWindow || issued.Sub(now) > MintSkew {
@@ -199,7 +199,7 @@ func (e *Engine) mint(_ context.Context, req *MintRequest, rec *audit.Record) (*
 	}
 	switch err := e.mintNonces.Use(sig.KeyID, req.Nonce, issued.Add(MintWindow+MintSkew), now); {
 	case errors.Is(err, capability.ErrNonceReused):
-		return nil, rejectf(ReasonMintReplayed, "mint request nonce %s by minter %.16s was used before", req.Nonce, sig.KeyID)
+		return nil, rejectf(ReasonMintReplayed, "mint request nonce %s by minter %.16s was used before; sign a new mint request with a fresh nonce", req.Nonce, sig.KeyID)
 	case err != nil:
 		return nil, AsReject(&capability.Error{Reason: capability.ReasonUnavailable, Msg: "recording the mint request nonce: " + err.Error()}, ReasonBackendError)
 	}
