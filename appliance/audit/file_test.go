@@ -42,16 +42,19 @@ func TestAppendReopenAndTree(t *testing.T) {
 	if l.Size() != 5 {
 		t.Fatalf("size %d after reopen, want 5", l.Size())
 	}
-	again, _ := l.TreeHash(5)
-	if again != root5 {
-		t.Fatal("tree hash changed across reopen")
+	again, err := l.TreeHash(5)
+	if err != nil || again != root5 {
+		t.Fatalf("tree hash of 5 after reopen: %v, %v; want %v", again, err, root5)
 	}
 	rc, err := l.Append(context.Background(), Record{Event: "verify", Outcome: OutcomeRejected, Reason: "revoked"})
 	if err != nil || rc.Index != 5 {
 		t.Fatalf("receipt %+v, %v", rc, err)
 	}
 	// An inclusion proof of record 2 in the tree of 6 checks out.
-	root6, _ := l.TreeHash(6)
+	root6, err := l.TreeHash(6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := tlog.ProveRecord(6, 2, l.hashReader())
 	if err != nil {
 		t.Fatal(err)
