@@ -33,7 +33,7 @@ const (
 
 var ops = []string{OpSign, OpVerify, OpWrap, OpUnwrap}
 
-// Algs is the closed list of algorithm names the alg caveat and Request.Alg
+// algs is the closed list of algorithm names the alg caveat and Request.Alg
 // accept: the backend key algorithms, plain ML-DSA-65 (pq_only) and the two
 // composite ML-DSA hybrids (DESIGN §3).
 var algs = []string{

@@ -4,8 +4,9 @@
 // often and how many times. It enforces K-G2 (no operation without a
 // capability), K-G3 (capabilities are bounded: every one has a tenant and an
 // expiry, and minting is capped and rate-limited per tenant by policy) and
-// K-G8 (anything ambiguous is denied). It does no I/O: time comes in as an
-// argument and state lives in the Registry, NonceStore and Limiter.
+// K-G8 (anything ambiguous is denied). Time comes in as an argument and
+// state lives in the Registry, NonceStore and Limiter; the only I/O is
+// FileNonceStore's, which keeps used nonces in a file across restarts.
 //
 // # Tokens
 //
