@@ -334,8 +334,8 @@ func b64(field string, s *string) ([]byte, *engine.Reject) {
 	return raw, nil
 }
 
-// token returns the bearer token, or "" (which the capability check
-// refuses as malformed).
+// token returns the bearer token, or "" (which the engine refuses as
+// malformed, saying how to present one).
 func token(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {

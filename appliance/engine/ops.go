@@ -145,6 +145,9 @@ func (e *Engine) resolve(st *state, tenant, name string, version int, op string,
 
 // authorize checks the capability for the request and records its id.
 func (e *Engine) authorize(token string, t *target, op, alg string, now time.Time, rec *audit.Record) *Reject {
+	if token == "" {
+		return rejectf(Reason(capability.ReasonMalformed), "no capability was presented; mint one (POST /v1/capabilities) and send it as \"Authorization: Bearer <token>\"")
+	}
 	v, err := e.check(token, capability.Request{Tenant: t.ks.tenant, Op: op, Alg: alg, Key: t.label}, now)
 	if err != nil {
 		return AsReject(err, Reason(capability.ReasonUnavailable))
