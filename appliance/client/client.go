@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,43 +53,53 @@ func (c *Client) http() *http.Client {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
+	header := http.Header{}
+	var raw []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+		header.Set("Authorization", "Bearer "+c.Token)
 	}
-	resp, err := c.http().Do(req)
-	if err != nil {
+	data, err := c.send(ctx, method, path, raw, header)
+	if err != nil || out == nil {
 		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return apiError(resp.StatusCode, data)
-	}
-	if out == nil {
-		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("client: decoding %s response: %w", path, err)
 	}
 	return nil
+}
+
+// send makes one request with body (nil: none) and header, and returns
+// the body of a 200 answer, or the refusal as an *APIError.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, header http.Header) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(req.Header, header)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, apiError(resp.StatusCode, data)
+	}
+	return data, nil
 }
 
 // MintOptions describe the capability to ask for.
@@ -139,7 +150,8 @@ func b64(b []byte) *string {
 	return &s
 }
 
-// Sign asks for a signature over message (ctx may be nil).
+// Sign asks for a signature over message, binding the application
+// context sctx (nil: none; mode off refuses one).
 func (c *Client) Sign(ctx context.Context, tenant, key string, message, sctx []byte, requestID string) (*engine.SignResult, error) {
 	var res engine.SignResult
 	err := c.do(ctx, http.MethodPost, "/v1/sign", api.SignBody{Tenant: tenant, Key: key, Message: b64(message), Context: b64(sctx), RequestID: requestID}, &res)
@@ -188,23 +200,12 @@ func (c *Client) Ready(ctx context.Context) error {
 // the appliance has verified and applied the new head, or its refusal.
 func (c *Client) Sync(ctx context.Context, secret []byte) (json.RawMessage, error) {
 	body := []byte(`{"ref":"refs/heads/main","source":"ron-kms client"}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/v1/sync", bytes.NewReader(body))
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set(api.SignatureHeader, api.WebhookSignature(secret, body))
+	data, err := c.send(ctx, http.MethodPost, "/v1/sync", body, header)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(api.SignatureHeader, api.WebhookSignature(secret, body))
-	resp, err := c.http().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, apiError(resp.StatusCode, data)
 	}
 	return json.RawMessage(data), nil
 }
