@@ -1,0 +1,31 @@
+package schemas
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPattern(t *testing.T) {
+	for _, c := range []struct{ ref, want string }{
+		{"defs.json#/$defs/key_id", `^[0-9a-f]{64}$`},
+		{"defs.json#/$defs/signature/properties/role", `^[a-z][a-z0-9-]{0,31}$`},
+		{"defs.json#/$defs/signature/properties/key_id", `^[0-9a-f]{64}$`},                         // a $ref in the same file
+		{"proposal.schema.json#/properties/signer_set/properties/digest", `^sha256:[0-9a-f]{64}$`}, // a $ref to defs.json
+	} {
+		got, err := Pattern(c.ref)
+		if err != nil || got != c.want {
+			t.Errorf("Pattern(%s) = %q, %v; want %q", c.ref, got, err, c.want)
+		}
+	}
+	for _, c := range []struct{ ref, want string }{
+		{"defs.json#/$defs/role", "has no pattern"}, // an enum
+		{"defs.json#/$defs/nope", `no "nope"`},
+		{"nope.json#/x", "nope.json"},
+		{"defs.json#$defs", "not a JSON pointer"},
+		{"defs.json#/$defs/key_id/pattern", "not a schema object"},
+	} {
+		if _, err := Pattern(c.ref); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Pattern(%s): error %v, want one that says %q", c.ref, err, c.want)
+		}
+	}
+}
