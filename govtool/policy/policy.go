@@ -77,22 +77,22 @@ var MaxFreeze = map[string]time.Duration{
 // signer (a new signer-set version at least this often).
 const MicronodeRotation = 7 * 24 * time.Hour
 
-// Name patterns.
+// Name patterns, as the schemas write them (schemas/defs.json and
+// schemas/policy.schema.json are where they are defined).
 var (
 	// TenantRE is the shape of a tenant name. It is lower case because a
 	// tenant name is the first segment of a backend key label and the
 	// tenant caveat of a capability: "ACME" and "acme" must never be two
 	// tenants that share keys.
-	TenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	TenantRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/tenant"))
 	// KeyNameRE is the shape of a tenant key name; it is one segment of a
 	// backend key label, hence lower case.
-	KeyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	KeyNameRE = regexp.MustCompile(schemas.MustPattern("policy.schema.json#/$defs/tenant/properties/keys/propertyNames"))
 	// ApplianceRE is the shape of an appliance id.
-	ApplianceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	ApplianceRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/appliance_id"))
 	// CapabilityIDRE is the shape of a revoked capability id.
-	CapabilityIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	CapabilityIDRE = regexp.MustCompile(schemas.MustPattern("policy.schema.json#/properties/revocations/properties/capabilities/items"))
 	printableRE    = regexp.MustCompile(`^[\x20-\x7e]*$`)
-	keyIDRE        = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // Policy is policy/policy.json.
@@ -439,7 +439,7 @@ func (t *Tenant) validate(name string) error {
 		if err != nil {
 			return errAt(mat+"/public_key", "%v", err)
 		}
-		if !keyIDRE.MatchString(m.KeyID) || envelope.KeyID(pub) != m.KeyID {
+		if envelope.KeyID(pub) != m.KeyID { // which also makes it a well-formed key id
 			return errAt(mat+"/key_id", "does not match public_key")
 		}
 		if seen[m.KeyID] {
