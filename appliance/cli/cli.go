@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return ExitOK
 	}
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "appliance: error: %v\n", err)
 	if code == ExitUsage {
-		fmt.Fprintln(stderr, "appliance: hint: run 'appliance --help'")
+		fmt.Fprintf(stderr, "appliance: hint: run '%s --help'\n", cmd.CommandPath())
 	}
 	return code
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -331,6 +332,55 @@ func TestUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"--config", "x", "--log-level", "loud"}, &stdout, &stderr); code != ExitUsage {
 		t.Errorf("bad --log-level: %d %s", code, stderr.String())
 	}
+}
+
+// TestClientErrors: the client subcommands' mistakes name the flag at
+// fault and what to do, and a usage hint names the subcommand's help.
+func TestClientErrors(t *testing.T) {
+	dir := t.TempDir()
+	closed := "http://" + closedAddr(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"client", "sign", "--url", closed, "--tenant", "a", "--key", "b", "--message", "m"}, ExitFailed,
+			[]string{"connection refused", "is the appliance running at " + closed}},
+		{[]string{"client", "sign", "--url", closed, "--token-file", filepath.Join(dir, "none"), "--tenant", "a", "--key", "b", "--message", "m"}, ExitFailed,
+			[]string{"--token-file: "}},
+		{[]string{"client", "verify-local", "--message", "m"}, ExitUsage,
+			[]string{"--alg is required", "run 'appliance client verify-local --help'"}},
+		{[]string{"client", "verify-local", "--message", "m", "--alg", "ecdsa-p256"}, ExitUsage,
+			[]string{"does not check plain ECDSA"}},
+		{[]string{"client", "verify-local", "--message", "m", "--alg", "ed25519", "--public-key", "AAAA"}, ExitUsage,
+			[]string{"--public-key is 3 bytes, want 32"}},
+		{[]string{"client", "verify-local", "--message", "m", "--from", filepath.Join(dir, "none")}, ExitFailed,
+			[]string{"--from: "}},
+		{[]string{"client", "sync", "--url", closed}, ExitUsage,
+			[]string{`"secret-file" not set`, "run 'appliance client sync --help'"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), c.args, &stdout, &stderr)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s", c.args, code, c.code, stderr.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", c.args, w, stderr.String())
+			}
+		}
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 func TestIsLoopback(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,11 +99,21 @@ func (f *clientFlags) client() (*kmsclient.Client, error) {
 	if f.tokenFile != "" {
 		t, err := os.ReadFile(f.tokenFile)
 		if err != nil {
-			return nil, failed(err)
+			return nil, failed(fmt.Errorf("--token-file: %w", err))
 		}
 		c.Token = strings.TrimSpace(string(t))
 	}
 	return c, nil
+}
+
+// failed is failed(err) for a call to the appliance, with a hint when
+// nothing answered at --url.
+func (f *clientFlags) failed(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = fmt.Errorf("%w (is the appliance running at %s? set --url or $RON_KMS_URL)", err, f.url)
+	}
+	return failed(err)
 }
 
 func (f *clientFlags) register(cmd *cobra.Command, token bool) {
@@ -164,7 +175,7 @@ func newClientCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "talk to a running appliance: mint a capability, sign, verify, read keys",
 		Long: `client is a small command-line client of the appliance's HTTP API, for
 operators, scripts and the demo. Capabilities are bearer secrets: they are
-written to files with mode 0600, never printed unless asked.`,
+written to files with mode 0600 and never printed.`,
 	}
 
 	var mf clientFlags
@@ -187,12 +198,12 @@ written to files with mode 0600, never printed unless asked.`,
 			}
 			s, err := keys.LoadSigner(cmd.Context(), minterKey, keys.LoadOptions{PassphraseFile: passFile})
 			if err != nil {
-				return failed(err)
+				return failed(fmt.Errorf("--minter-key: %w", err))
 			}
 			defer s.Close()
 			res, err := c.Mint(cmd.Context(), s, kmsclient.MintOptions{Tenant: tenant, Scope: scope, Alg: algs, Key: key, TTL: ttl, RPS: rps, SingleUse: single})
 			if err != nil {
-				return failed(err)
+				return mf.failed(err)
 			}
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
@@ -246,7 +257,7 @@ written to files with mode 0600, never printed unless asked.`,
 			}
 			res, err := c.Sign(cmd.Context(), sTenant, sKey, m, cx, "")
 			if err != nil {
-				return failed(err)
+				return sf.failed(err)
 			}
 			if sigOut != "" {
 				if err := os.WriteFile(sigOut, res.Signature, 0o644); err != nil {
@@ -285,7 +296,7 @@ written to files with mode 0600, never printed unless asked.`,
 			}
 			res, err := c.PublicKey(cmd.Context(), pTenant, pKey)
 			if err != nil {
-				return failed(err)
+				return pf.failed(err)
 			}
 			return printJSON(stdout, res)
 		},
@@ -318,8 +329,11 @@ component on its own:
 			}
 			if from != "" {
 				if lAlg, lPub, lSig, err = loadSignature(from); err != nil {
-					return failed(err)
+					return failed(fmt.Errorf("--from: %w", err))
 				}
+			}
+			if lAlg == "" {
+				return errors.New("--alg is required, or --from DIR written by sign --save")
 			}
 			pubB, err := base64.StdEncoding.DecodeString(lPub)
 			if err != nil {
@@ -334,7 +348,10 @@ component on its own:
 				cx = []byte(lCtx)
 			}
 			if lAlg == "ed25519" {
-				if len(pubB) != ed25519.PublicKeySize || !ed25519.Verify(pubB, m, sigB) {
+				if len(pubB) != ed25519.PublicKeySize {
+					return fmt.Errorf("--public-key is %d bytes, want %d for ed25519", len(pubB), ed25519.PublicKeySize)
+				}
+				if !ed25519.Verify(pubB, m, sigB) {
 					return failed(errors.New("signature does NOT verify"))
 				}
 				fmt.Fprintln(stdout, "signature verifies (ed25519, Go standard library)")
@@ -342,7 +359,10 @@ component on its own:
 			}
 			alg, err := pq.ParseAlg(lAlg)
 			if err != nil {
-				return err
+				if lAlg == string(backend.ECDSAP256) {
+					return errors.New("--alg ecdsa-p256: verify-local does not check plain ECDSA signatures (PQ mode off); use the appliance's /v1/verify or any ECDSA P-256 verifier")
+				}
+				return fmt.Errorf("--alg %q: want ed25519, %s, %s or %s", lAlg, pq.MLDSA65Ed25519, pq.MLDSA65ECDSAP256, pq.MLDSA65)
 			}
 			if err := pq.Verify(alg, pubB, m, cx, sigB); err != nil {
 				return failed(fmt.Errorf("signature does NOT verify: %w", err))
@@ -435,11 +455,11 @@ component on its own:
 			}
 			secret, err := config.ReadSecretFile(secretFile)
 			if err != nil {
-				return failed(err)
+				return failed(fmt.Errorf("--secret-file: %w", err))
 			}
 			res, err := c.Sync(cmd.Context(), secret)
 			if err != nil {
-				return failed(err)
+				return yf.failed(err)
 			}
 			fmt.Fprintf(stdout, "%s\n", res)
 			return nil
@@ -447,6 +467,7 @@ component on its own:
 	}
 	yf.register(syncCmd, false)
 	syncCmd.Flags().StringVar(&secretFile, "secret-file", "", "the webhook secret file named in the appliance config")
+	_ = syncCmd.MarkFlagRequired("secret-file")
 
 	root.AddCommand(mint, sign, pub, local, ready, syncCmd)
 	return root
