@@ -301,7 +301,7 @@ written to files with mode 0600 and never printed.`,
 			return printJSON(stdout, res)
 		},
 	}
-	pf.register(pub, true)
+	pf.register(pub, false) // GET /v1/keys needs no capability
 	pub.Flags().StringVar(&pTenant, "tenant", "", "tenant")
 	pub.Flags().StringVar(&pKey, "key", "", "key name")
 	_ = pub.MarkFlagRequired("tenant")
