@@ -516,14 +516,7 @@ func TestKeyAgeRotationAndContinuity(t *testing.T) {
 // restart makes a new engine over v's backend and audit log and applies
 // v's policy, as a restarted appliance would.
 func restart(t *testing.T, v *enginetest.Env) *engine.Engine {
-	root, err := engine.DeriveRootKey(v.Ctx, v.Backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(engine.Options{ApplianceID: enginetest.ApplianceID, Backend: v.Backend, BackendSlot: enginetest.Slot, Audit: v.Audit, Now: v.Clock.Now, RootKey: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := v.Restart(nil)
 	res, err := e.Apply(v.Ctx, v.Snapshot(v.Policy))
 	if err != nil {
 		t.Fatal(err)

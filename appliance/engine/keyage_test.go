@@ -19,14 +19,7 @@ func TestKeyAgeSurvivesRestart(t *testing.T) {
 	v.Change("tenant:acme", "pq_mode=hybrid_or") // a later policy, executed now
 	v.Clock.Advance(24 * time.Hour)
 
-	root, err := engine.DeriveRootKey(v.Ctx, v.Backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(engine.Options{ApplianceID: enginetest.ApplianceID, Backend: v.Backend, BackendSlot: enginetest.Slot, Audit: v.Audit, Now: v.Clock.Now, RootKey: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := v.Restart(nil)
 	// The sync loop tells when governance issued each version (appliance/sync
 	// records it as it walks the verified history).
 	snap := v.Snapshot(v.Policy)
@@ -35,7 +28,7 @@ func TestKeyAgeSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := v.Token("acme", allOps, nil)
-	_, err = e.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")})
+	_, err := e.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")})
 	wantReject(t, err, engine.ReasonKeyTooOld)
 	info, err := e.PublicKey(v.Ctx, "acme", "pay")
 	if err != nil || !info.TooOld || info.IssuedAt != "2026-03-02T09:00:00Z" {

@@ -11,15 +11,7 @@ import (
 
 func withNonceDir(t *testing.T, v *enginetest.Env, dir string) *engine.Engine {
 	t.Helper()
-	root, err := engine.DeriveRootKey(v.Ctx, v.Backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(engine.Options{ApplianceID: enginetest.ApplianceID, Backend: v.Backend, BackendSlot: enginetest.Slot,
-		Audit: v.Audit, Now: v.Clock.Now, RootKey: root, NonceDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := v.Restart(func(o *engine.Options) { o.NonceDir = dir })
 	if _, err := e.Apply(v.Ctx, v.Snapshot(v.Policy)); err != nil {
 		t.Fatal(err)
 	}

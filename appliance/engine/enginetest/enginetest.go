@@ -150,6 +150,26 @@ func New(t testing.TB, o Options) *Env {
 	return &Env{T: t, Ctx: ctx, Clock: clock, Backend: b, Sealed: sb, Audit: log, AuditDir: auditDir, Metrics: m, Engine: e, Policy: pol}
 }
 
+// Restart returns a new engine over v's backend and audit log, with its
+// options adjusted by mod and no policy applied, as a restarted appliance
+// starts. It has no metrics; v.Engine is left as it is.
+func (v *Env) Restart(mod func(*engine.Options)) *engine.Engine {
+	v.T.Helper()
+	root, err := engine.DeriveRootKey(v.Ctx, v.Backend)
+	if err != nil {
+		v.T.Fatal(err)
+	}
+	o := engine.Options{ApplianceID: ApplianceID, Backend: v.Backend, BackendSlot: Slot, Audit: v.Audit, Now: v.Clock.Now, RootKey: root}
+	if mod != nil {
+		mod(&o)
+	}
+	e, err := engine.New(o)
+	if err != nil {
+		v.T.Fatal(err)
+	}
+	return e
+}
+
 // Change builds the next policy version from one high-level change per
 // spec (proposal.ParseChange syntax), each its own executed proposal, at
 // the clock's time. It does not apply it.
