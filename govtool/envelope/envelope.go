@@ -152,7 +152,7 @@ func (s Signature) validate() ([ed25519.SignatureSize]byte, error) {
 	if !isRole(s.Role) {
 		return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: fmt.Sprintf("role %q is not a role name", s.Role)}
 	}
-	if !isKeyID(s.KeyID) {
+	if !IsKeyID(s.KeyID) {
 		return raw, &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "key_id must be 64 lower-case hex digits"}
 	}
 	if decodeSig(&raw, s.Sig) {

@@ -126,7 +126,8 @@ func message(objType, digest string) ([]byte, error) {
 	return append(msg, hexPart...), nil
 }
 
-// isType is ^[a-z][a-z0-9_]{0,31}$.
+// isType is ^[a-z][a-z0-9_]{0,31}$, the envelope's own rule for a type
+// (every schema kind must pass it: TestKindsAreTypes).
 func isType(s string) bool {
 	if len(s) < 1 || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
 		return false
@@ -139,7 +140,8 @@ func isType(s string) bool {
 	return true
 }
 
-// isRole is ^[a-z][a-z0-9-]{0,31}$.
+// isRole is schemas/defs.json#/$defs/signature/properties/role
+// (TestPatternsMatchSchemas holds it there).
 func isRole(s string) bool {
 	if len(s) < 1 || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
 		return false
@@ -152,8 +154,9 @@ func isRole(s string) bool {
 	return true
 }
 
-// isKeyID is ^[0-9a-f]{64}$.
-func isKeyID(s string) bool { return isLowerHex(s, 64) }
+// IsKeyID reports whether s is written as a key id: 64 lower-case hex
+// digits (schemas/defs.json#/$defs/key_id). It says nothing of whose key.
+func IsKeyID(s string) bool { return isLowerHex(s, 64) }
 
 func isLowerHex(s string, n int) bool {
 	if len(s) != n {
