@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -35,14 +34,6 @@ func vectorInput(t *testing.T) (msg, ctx []byte) {
 		t.Fatal(err)
 	}
 	return v.M, v.Ctx
-}
-
-func messageRepresentative(label string, msg, ctx []byte) []byte {
-	ph := sha512.Sum512(msg)
-	m := append([]byte("CompositeAlgorithmSignatures2025"), label...)
-	m = append(m, byte(len(ctx)))
-	m = append(m, ctx...)
-	return append(m, ph[:]...)
 }
 
 // TestCompositeRoundTrip signs the vectors' message and context through the
@@ -86,7 +77,7 @@ func TestCompositeRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := messageRepresentative(c.label, msg, sctx)
+			m := enginetest.MessageRepresentative(c.label, msg, sctx)
 			switch key {
 			case "pay":
 				if !ed25519.Verify(kv.PublicKey, m, trad) {

@@ -217,7 +217,7 @@ func bareSigner(mode string) func() {
 	// prefix, label, len(ctx), ctx, SHA-512(message).
 	label := []byte("COMPSIG-MLDSA65-Ed25519-SHA512")
 	return func() {
-		m := messageRepresentative(string(label), benchMsg, nil)
+		m := enginetest.MessageRepresentative(string(label), benchMsg, nil)
 		sig := make([]byte, mldsa65.SignatureSize)
 		if err := mldsa65.SignTo(ml, m, label, true, sig); err != nil {
 			panic(err)

@@ -12,9 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/ron-kms/ron-kms/appliance/api"
 	"github.com/ron-kms/ron-kms/appliance/backend"
 	"github.com/ron-kms/ron-kms/appliance/engine"
@@ -152,20 +149,6 @@ func signBody(tenant, key string, msg []byte) api.SignBody {
 }
 
 var allOps = []string{"sign", "verify", "wrap", "unwrap"}
-
-// metricValue reads a single counter or gauge.
-func metricValue(c prometheus.Collector) float64 {
-	ch := make(chan prometheus.Metric, 1)
-	c.Collect(ch)
-	var d dto.Metric
-	if err := (<-ch).Write(&d); err != nil {
-		panic(err)
-	}
-	if d.Counter != nil {
-		return d.Counter.GetValue()
-	}
-	return d.Gauge.GetValue()
-}
 
 // gate wraps a real backend so that a test can hold signers inside it.
 type gate struct {

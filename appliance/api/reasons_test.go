@@ -434,7 +434,7 @@ func TestEveryReason(t *testing.T) {
 				if !found {
 					t.Errorf("no audit record of a rejection with reason %s", reason)
 				}
-				if n := metricValue(o.s.Metrics.PolicyRejects.WithLabelValues(string(reason))); n < 1 {
+				if n := enginetest.MetricValue(o.s.Metrics.PolicyRejects.WithLabelValues(string(reason))); n < 1 {
 					t.Errorf("kms_policy_rejects_total{reason=%q} = %v", reason, n)
 				}
 			}

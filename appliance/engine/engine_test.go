@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -139,19 +138,9 @@ func TestApplyRefusesRollbackForkAndInvalid(t *testing.T) {
 	if fmt.Sprint(refused) != fmt.Sprint(want) {
 		t.Errorf("audited refusals %v, want %v", refused, want)
 	}
-	if got := metricValue(v.Metrics.PolicyRejects.WithLabelValues("policy_rollback")); got != 1 {
+	if got := enginetest.MetricValue(v.Metrics.PolicyRejects.WithLabelValues("policy_rollback")); got != 1 {
 		t.Errorf("kms_policy_rejects_total{policy_rollback} = %v", got)
 	}
-}
-
-// messageRepresentative is M' of draft-ietf-lamps-pq-composite-sigs,
-// written here independently of package pq.
-func messageRepresentative(label string, msg, ctx []byte) []byte {
-	ph := sha512.Sum512(msg)
-	m := append([]byte("CompositeAlgorithmSignatures2025"), label...)
-	m = append(m, byte(len(ctx)))
-	m = append(m, ctx...)
-	return append(m, ph[:]...)
 }
 
 func TestSignFormsVerifyIndependently(t *testing.T) {
@@ -219,7 +208,7 @@ func TestSignFormsVerifyIndependently(t *testing.T) {
 						t.Fatal(err)
 					}
 					label := map[string]string{"pay": "COMPSIG-MLDSA65-Ed25519-SHA512", "ec": "COMPSIG-MLDSA65-ECDSA-P256-SHA512"}[key]
-					m := messageRepresentative(label, msg, sctx)
+					m := enginetest.MessageRepresentative(label, msg, sctx)
 					if key == "pay" {
 						if !ed25519.Verify(kv.PublicKey, m, tsig) {
 							t.Errorf("traditional Ed25519 component does not verify with crypto/ed25519")
@@ -328,7 +317,7 @@ func TestHybridOrVersusAnd(t *testing.T) {
 	if vr := verify(badML); vr.Valid {
 		t.Errorf("hybrid_and again still accepts one component")
 	}
-	if got := metricValue(v.Metrics.PQPhase.WithLabelValues("acme", "hybrid_and")); got != 1 {
+	if got := enginetest.MetricValue(v.Metrics.PQPhase.WithLabelValues("acme", "hybrid_and")); got != 1 {
 		t.Errorf("kms_pq_phase{acme,hybrid_and} = %v", got)
 	}
 }
@@ -368,14 +357,14 @@ func TestFreezeBlocksSignUntilItExpires(t *testing.T) {
 	if st := v.Engine.Status(v.Ctx); !st.Freeze.Active || st.Freeze.Reason != "incident 42" {
 		t.Errorf("status freeze %+v", st.Freeze)
 	}
-	if n := metricValue(v.Metrics.Freezes); n != 1 {
+	if n := enginetest.MetricValue(v.Metrics.Freezes); n != 1 {
 		t.Errorf("kms_freezes_total = %v, want 1", n)
 	}
 	v.Clock.Advance(60 * time.Minute)
 	if _, err := v.Sync(); err != nil { // the same policy again: not a new freeze
 		t.Fatal(err)
 	}
-	if n := metricValue(v.Metrics.Freezes); n != 1 {
+	if n := enginetest.MetricValue(v.Metrics.Freezes); n != 1 {
 		t.Errorf("kms_freezes_total after re-applying = %v, want 1", n)
 	}
 	tok = v.Token("acme", allOps, nil)
@@ -425,13 +414,13 @@ func TestAttestation(t *testing.T) {
 		if _, err := v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")}); err != nil {
 			t.Fatal(err)
 		}
-		if got := metricValue(v.Metrics.AttestationReadyS); got != 10 {
+		if got := enginetest.MetricValue(v.Metrics.AttestationReadyS); got != 10 {
 			t.Errorf("kms_attestation_ready_seconds_total = %v, want 10", got)
 		}
 		attErr = errors.New("PCR 7 changed")
 		_, err := v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")})
 		wantReject(t, err, engine.ReasonAttestationFailed)
-		if got := metricValue(v.Metrics.AttestationReady); got != 0 {
+		if got := enginetest.MetricValue(v.Metrics.AttestationReady); got != 0 {
 			t.Errorf("kms_attestation_ready = %v", got)
 		}
 		attErr = nil
@@ -451,7 +440,7 @@ func TestKeyAgeRotationAndContinuity(t *testing.T) {
 	tok = v.Token("acme", allOps, nil)
 	_, err = v.Engine.Sign(v.Ctx, tok, engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")})
 	wantReject(t, err, engine.ReasonKeyTooOld)
-	if got := metricValue(v.Metrics.KeysTooOld); got != 4 {
+	if got := enginetest.MetricValue(v.Metrics.KeysTooOld); got != 4 {
 		t.Errorf("kms_keys_over_max_age = %v, want 4", got)
 	}
 	_, err = v.Engine.Wrap(v.Ctx, tok, engine.WrapRequest{Tenant: "acme", Key: "data", Plaintext: []byte("k")})
@@ -498,7 +487,7 @@ func TestKeyAgeRotationAndContinuity(t *testing.T) {
 		t.Errorf("proof names another ML-DSA key")
 	}
 	// The rotation reset the age: the new version is young.
-	if got := metricValue(v.Metrics.KeysTooOld); got != 3 {
+	if got := enginetest.MetricValue(v.Metrics.KeysTooOld); got != 3 {
 		t.Errorf("kms_keys_over_max_age after rotating one = %v, want 3", got)
 	}
 
@@ -640,11 +629,11 @@ func TestAuditFailureReleasesNothing(t *testing.T) {
 	// Refusals fail closed too: the reason becomes audit_unavailable.
 	_, err = v.Engine.Sign(v.Ctx, "garbage", engine.SignRequest{Tenant: "acme", Key: "pay", Message: []byte("m")})
 	wantReject(t, err, engine.ReasonAuditUnavailable)
-	if got := metricValue(v.Metrics.AuditErrors); got != 3 {
+	if got := enginetest.MetricValue(v.Metrics.AuditErrors); got != 3 {
 		t.Errorf("kms_audit_write_errors_total = %v, want 3", got)
 	}
 	// The mint that could not be audited does not count toward the ceiling.
-	if got := metricValue(v.Metrics.CapabilitiesActive.WithLabelValues("acme")); got != 1 {
+	if got := enginetest.MetricValue(v.Metrics.CapabilitiesActive.WithLabelValues("acme")); got != 1 {
 		t.Errorf("kms_capabilities_active{acme} = %v, want 1", got)
 	}
 }

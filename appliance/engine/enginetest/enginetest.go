@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -20,6 +21,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ron-kms/ron-kms/appliance/audit"
 	"github.com/ron-kms/ron-kms/appliance/backend"
@@ -311,4 +315,29 @@ func ReadRecords(t testing.TB, dir string) []audit.Record {
 		data = data[8+n:]
 	}
 	return out
+}
+
+// MetricValue reads a collector of a single counter or gauge.
+func MetricValue(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var d dto.Metric
+	if err := (<-ch).Write(&d); err != nil {
+		panic(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
+
+// MessageRepresentative is M' of draft-ietf-lamps-pq-composite-sigs for
+// the composite algorithm whose label is label, written here independently
+// of package pq so that tests can check its signatures on their own.
+func MessageRepresentative(label string, msg, ctx []byte) []byte {
+	ph := sha512.Sum512(msg)
+	m := append([]byte("CompositeAlgorithmSignatures2025"), label...)
+	m = append(m, byte(len(ctx)))
+	m = append(m, ctx...)
+	return append(m, ph[:]...)
 }
