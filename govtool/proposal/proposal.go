@@ -43,13 +43,15 @@ const MaxLifetime = 30 * 24 * time.Hour
 const ScopeGlobal = "global"
 
 var (
-	// IDRE is the shape of a proposal id: YYYYMMDD-<slug>-<6 hex>.
-	IDRE       = regexp.MustCompile(`^[0-9]{8}-[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{6}$`)
+	// IDRE is the shape of a proposal id: YYYYMMDD-<slug>-<6 hex>, as
+	// schemas/proposal.schema.json writes it.
+	IDRE       = regexp.MustCompile(schemas.MustPattern("proposal.schema.json#/properties/id"))
 	slugRE     = regexp.MustCompile(`[^a-z0-9]+`)
-	attachName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$`)
+	attachName = regexp.MustCompile(schemas.MustPattern("proposal.schema.json#/properties/attachments/items/properties/name"))
 )
 
-// printableASCII is ^[\x20-\x7e]*$.
+// printableASCII is ^[\x20-\x7e]*$ (the author pattern of the schema,
+// which also wants one character at least).
 func printableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
