@@ -287,7 +287,7 @@ func (p *Proposal) Validate() error {
 		return bad("signer_set.rotated_at", "%v", err)
 	}
 	for i, m := range r.Members {
-		if !slices.Contains(quorum.AllRoles, m.Role) || len(m.KeyID) != 64 || strings.ToLower(m.KeyID) != m.KeyID {
+		if !slices.Contains(quorum.AllRoles, m.Role) || !envelope.IsKeyID(m.KeyID) {
 			return bad(fmt.Sprintf("signer_set.members[%d]", i), "role or key_id malformed")
 		}
 	}

@@ -135,8 +135,10 @@ func TestValidateRejects(t *testing.T) {
 			a := Attachment{Name: "a.pdf", Digest: AttachmentDigest(nil)}
 			p.Attachments = []Attachment{a, a}
 		},
-		"threshold > count": func(p *Proposal) { p.SignerSet.Threshold = 9 },
-		"wrong type":        func(p *Proposal) { p.Type = "policy" },
+		"threshold > count":     func(p *Proposal) { p.SignerSet.Threshold = 9 },
+		"member key id not hex": func(p *Proposal) { p.SignerSet.Members[0].KeyID = strings.Repeat("z", 64) },
+		"member role unknown":   func(p *Proposal) { p.SignerSet.Members[0].Role = "janitor" },
+		"wrong type":            func(p *Proposal) { p.Type = "policy" },
 	} {
 		p := *good
 		p.Changeset = append([]policy.Op(nil), good.Changeset...)
