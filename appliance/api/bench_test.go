@@ -268,8 +268,19 @@ func benchSign(b *testing.B, mode string) {
 // cores can reach here before it does any work.
 func BenchmarkHTTPFloor(b *testing.B) {
 	clients := benchClientCount(b)
+	env := &benchEnv{url: startServer(b, floorHandler()) + "/v1/sign", token: "Bearer " + strings.Repeat("x", 174), client: benchClient(b, clients)}
+	var err error
+	if env.body, err = json.Marshal(signBody("acme", "pay", benchMsg)); err != nil {
+		b.Fatal(err)
+	}
+	drive(b, clients, func() error { _, err := env.sign(context.Background()); return err }, bareSigner(policy.PQOff))
+}
+
+// floorHandler is the handler of the floor benchmarks: it reads the body
+// and answers a fixed JSON body of a signature answer's size.
+func floorHandler() http.Handler {
 	answer := []byte(`{"x":"` + strings.Repeat("a", 440) + "\"}\n") // a mode-off answer is about 450 bytes
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, api.DefaultMaxBodyBytes)); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -277,12 +288,6 @@ func BenchmarkHTTPFloor(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write(answer)
 	})
-	env := &benchEnv{url: startServer(b, h) + "/v1/sign", token: "Bearer " + strings.Repeat("x", 174), client: benchClient(b, clients)}
-	var err error
-	if env.body, err = json.Marshal(signBody("acme", "pay", benchMsg)); err != nil {
-		b.Fatal(err)
-	}
-	drive(b, clients, func() error { _, err := env.sign(context.Background()); return err }, bareSigner(policy.PQOff))
 }
 
 func benchClientCount(b *testing.B) int {

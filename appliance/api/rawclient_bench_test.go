@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ron-kms/ron-kms/appliance/api"
 	"github.com/ron-kms/ron-kms/govtool/policy"
 )
 
@@ -74,16 +73,7 @@ func (r *rawClient) do(context.Context) ([]byte, error) {
 // Go client can have.
 func BenchmarkHTTPFloorRawClient(b *testing.B) {
 	clients := benchClientCount(b)
-	answer := []byte(`{"x":"` + strings.Repeat("a", 440) + "\"}\n")
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, api.DefaultMaxBodyBytes)); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Write(answer)
-	})
-	url := startServer(b, h)
+	url := startServer(b, floorHandler())
 	rc := newRawClient(url, "/v1/sign", "Bearer "+strings.Repeat("x", 174), []byte(`{"tenant":"acme","key":"pay","message":"`+strings.Repeat("m", 88)+`"}`))
 	drive(b, clients, func() error { _, err := rc.do(context.Background()); return err }, bareSigner(policy.PQOff))
 }
