@@ -526,9 +526,14 @@ const SignatureHeader = "X-Hub-Signature-256"
 
 // WebhookSignature returns the SignatureHeader value for body under secret.
 func WebhookSignature(secret, body []byte) string {
+	return "sha256=" + hex.EncodeToString(webhookMAC(secret, body))
+}
+
+// webhookMAC is the HMAC-SHA256 of body under secret.
+func webhookMAC(secret, body []byte) []byte {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return mac.Sum(nil)
 }
 
 // checkWebhook verifies the HMAC of body in constant time.
@@ -544,9 +549,7 @@ func (a *API) checkWebhook(r *http.Request, body []byte) error {
 	if err != nil || len(sig) != sha256.Size {
 		return fmt.Errorf("%s is not sha256= and 64 hex digits", SignatureHeader)
 	}
-	mac := hmac.New(sha256.New, a.secret)
-	mac.Write(body)
-	if !hmac.Equal(sig, mac.Sum(nil)) {
+	if !hmac.Equal(sig, webhookMAC(a.secret, body)) {
 		return fmt.Errorf("%s does not match the body under the webhook secret", SignatureHeader)
 	}
 	return nil
