@@ -539,7 +539,7 @@ func webhookMAC(secret, body []byte) []byte {
 // checkWebhook verifies the HMAC of body in constant time.
 func (a *API) checkWebhook(r *http.Request, body []byte) error {
 	if len(a.secret) == 0 {
-		return errors.New("no webhook secret is configured, so no webhook is accepted")
+		return errors.New("no webhook secret is configured, so no webhook is accepted; set governance.webhook_secret_file in the appliance configuration")
 	}
 	got, ok := strings.CutPrefix(r.Header.Get(SignatureHeader), "sha256=")
 	if !ok {
