@@ -16,25 +16,60 @@ import (
 // here or is tested against it, so the schema stays the one place the
 // format is written.
 func Pattern(ref string) (string, error) {
+	v, err := keyword(ref, "pattern")
+	if err != nil {
+		return "", err
+	}
+	p, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("schemas: pattern %s: the pattern there is not a string", ref)
+	}
+	return p, nil
+}
+
+// Enum returns the "enum" of the schema at ref (as Pattern finds it) when
+// its values are all strings: the list a Go package that names the same
+// values (roles, modes, algorithms) is tested against.
+func Enum(ref string) ([]string, error) {
+	v, err := keyword(ref, "enum")
+	if err != nil {
+		return nil, err
+	}
+	vals, _ := v.([]any)
+	out := make([]string, 0, len(vals))
+	for _, e := range vals {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("schemas: enum %s: %v is not a string", ref, e)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// keyword returns the value of keyword kw in the schema at ref, following
+// a schema that is only a "$ref".
+func keyword(ref, kw string) (any, error) {
+	start := ref
 	for range 8 { // a chain of $refs this long is a mistake in a schema
 		name, ptr, _ := strings.Cut(ref, "#")
 		s, err := resolve(name, ptr)
 		if err != nil {
-			return "", fmt.Errorf("schemas: pattern %s: %w", ref, err)
+			return nil, fmt.Errorf("schemas: %s %s: %w", kw, start, err)
 		}
-		if p, ok := s["pattern"].(string); ok {
-			return p, nil
+		if v, ok := s[kw]; ok {
+			return v, nil
 		}
 		next, ok := s["$ref"].(string)
 		if !ok {
-			return "", fmt.Errorf("schemas: pattern %s: the schema there has no pattern", ref)
+			return nil, fmt.Errorf("schemas: %s %s: the schema there has no %s", kw, start, kw)
 		}
 		if strings.HasPrefix(next, "#") {
 			next = name + next
 		}
 		ref = next
 	}
-	return "", fmt.Errorf("schemas: pattern %s: too many $refs", ref)
+	return nil, fmt.Errorf("schemas: %s %s: too many $refs", kw, start)
 }
 
 // MustPattern is Pattern for package variables: it panics if ref names no

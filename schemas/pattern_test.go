@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,5 +28,15 @@ func TestPattern(t *testing.T) {
 		if _, err := Pattern(c.ref); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Pattern(%s): error %v, want one that says %q", c.ref, err, c.want)
 		}
+	}
+}
+
+func TestEnum(t *testing.T) {
+	got, err := Enum("policy.schema.json#/$defs/tenant/properties/pq_mode") // a $ref in the same file
+	if want := []string{"off", "hybrid_or", "hybrid_and", "pq_only"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Enum(pq_mode) = %q, %v; want %q", got, err, want)
+	}
+	if _, err := Enum("defs.json#/$defs/key_id"); err == nil || !strings.Contains(err.Error(), "has no enum") {
+		t.Errorf("Enum of a pattern: error %v", err)
 	}
 }
