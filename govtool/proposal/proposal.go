@@ -44,8 +44,8 @@ const ScopeGlobal = "global"
 
 var (
 	// IDRE is the shape of a proposal id: YYYYMMDD-<slug>-<6 hex>, as
-	// schemas/proposal.schema.json writes it.
-	IDRE       = regexp.MustCompile(schemas.MustPattern("proposal.schema.json#/properties/id"))
+	// schemas/defs.json writes it.
+	IDRE       = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/proposal_id"))
 	slugRE     = regexp.MustCompile(`[^a-z0-9]+`)
 	attachName = regexp.MustCompile(schemas.MustPattern("proposal.schema.json#/properties/attachments/items/properties/name"))
 )
