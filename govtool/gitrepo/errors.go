@@ -10,6 +10,11 @@ import (
 // object or file. Test with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrShallow is wrapped, beside ErrNotFound, when a commit is missing from a
+// shallow clone: the history was cut off at the clone's depth, and walking
+// it needs the whole of it.
+var ErrShallow = errors.New("shallow clone")
+
 // ErrRefLocked is wrapped when a ref's lock file exists: another process is
 // updating the ref, or one crashed while doing so.
 var ErrRefLocked = errors.New("ref is locked")

@@ -117,6 +117,9 @@ func (r *Repo) commit(h Hash) (*object.Commit, error) {
 	c, err := object.GetCommit(r.repo.Storer, plumbing.Hash(h))
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			if shallow, serr := r.storage.Shallow(); serr == nil && len(shallow) > 0 {
+				return nil, fmt.Errorf("gitrepo: commit %s: %w in this %w, which holds only part of the history: fetch all of it (git fetch --unshallow; actions/checkout with fetch-depth: 0)", h, ErrNotFound, ErrShallow)
+			}
 			return nil, fmt.Errorf("gitrepo: commit %s: %w", h, ErrNotFound)
 		}
 		return nil, fmt.Errorf("gitrepo: reading commit %s: %w", h, err)

@@ -133,6 +133,31 @@ func TestFirstParentChain(t *testing.T) {
 	}
 }
 
+// TestFirstParentChainShallow walks a shallow clone made by git: the walk
+// stops where the clone was cut off, with an error that says so and how to
+// get the rest; a commit missing from a full clone is not called shallow.
+func TestFirstParentChainShallow(t *testing.T) {
+	ctx := context.Background()
+	dir, h := mergeRepo(t)
+	if _, err := open(t, dir).FirstParentChain(ctx, gitrepo.Hash{}, mustHash(t, strings.Repeat("ab", 20))); errors.Is(err, gitrepo.ErrShallow) {
+		t.Errorf("missing commit in a full clone = %v, want no ErrShallow", err)
+	}
+	clone := filepath.Join(t.TempDir(), "shallow")
+	gittest.Git(t, dir, "clone", "-q", "--depth", "2", "file://"+dir, clone)
+	r := open(t, clone)
+	chain, err := r.FirstParentChain(ctx, h["M"], h["C"])
+	if err != nil || !slices.Equal(hashes(chain), []gitrepo.Hash{h["C"]}) {
+		t.Fatalf("chain within the clone's depth = %v, %v", hashes(chain), err)
+	}
+	_, err = r.FirstParentChain(ctx, gitrepo.Hash{}, h["C"])
+	if !errors.Is(err, gitrepo.ErrShallow) || !errors.Is(err, gitrepo.ErrNotFound) {
+		t.Fatalf("chain past the clone's depth = %v, want ErrShallow and ErrNotFound", err)
+	}
+	if !strings.Contains(err.Error(), "fetch-depth: 0") || !strings.Contains(err.Error(), "git fetch --unshallow") {
+		t.Errorf("error %q does not say how to fetch the whole history", err)
+	}
+}
+
 func TestIsAncestor(t *testing.T) {
 	ctx := context.Background()
 	dir, h := mergeRepo(t)
