@@ -195,7 +195,7 @@ func counts(r policy.Requirement, role string) bool {
 }
 
 func runApprove(ctx context.Context, e *env, rf *repoFlags, kf *keyFlags, arg string) error {
-	l, err := rf.load(ctx, e.stderr, "", false)
+	l, err := rf.load(ctx, e)
 	if err != nil {
 		return err
 	}

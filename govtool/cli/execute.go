@@ -53,7 +53,7 @@ Example:
 }
 
 func runExecute(ctx context.Context, e *env, rf *repoFlags, arg string) error {
-	l, err := rf.load(ctx, e.stderr, "", false)
+	l, err := rf.load(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func (f *repoFlags) loadGenesis(ctx context.Context, e *env) (*genesisState, err
 	}
 	g := *f
 	g.root = setD
-	l, err := g.load(ctx, e.stderr, "", true)
+	l, err := g.load(ctx, e)
 	if err != nil {
 		return nil, err
 	}

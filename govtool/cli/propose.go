@@ -114,7 +114,7 @@ func runPropose(ctx context.Context, e *env, rf *repoFlags, a proposeArgs) error
 	if life > proposal.MaxLifetime {
 		return usage("--expires %s: at most %s", a.expires, proposal.MaxLifetime)
 	}
-	l, err := rf.load(ctx, e.stderr, "", false)
+	l, err := rf.load(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -56,47 +54,23 @@ type loaded struct {
 	now    time.Time
 }
 
-// load opens the repository and verifies it from the root to rev (HEAD by
-// default). With no pinned root it trusts signer-sets/0001.json as found in
-// the root commit and says so on stderr; `govtool verify` refuses that.
-func (f *repoFlags) load(ctx context.Context, stderr io.Writer, rev string, requirePin bool) (*loaded, error) {
+// load opens the repository and verifies it from the root to HEAD. With no
+// pinned root it trusts signer-sets/0001.json as found in the root commit
+// and says so on stderr (openAudit); `govtool verify` refuses that.
+func (f *repoFlags) load(ctx context.Context, e *env) (*loaded, error) {
 	now, err := f.clock()
 	if err != nil {
 		return nil, err
 	}
-	repo, err := gitrepo.Open(f.dir)
+	a, err := openAudit(ctx, e, f, "HEAD")
 	if err != nil {
-		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", f.dir, err))
+		return nil, err
 	}
-	if rev == "" {
-		rev = "HEAD"
+	v := verify.New(a.root, verify.Options{Now: now})
+	if _, err := history.Verify(ctx, a.repo, v, a.head, history.Options{}); err != nil {
+		return nil, auditErr(a.head, err)
 	}
-	head, err := resolveRev(repo, rev)
-	if err != nil {
-		return nil, envErr(fmt.Errorf("resolving %s: %w", rev, err))
-	}
-	root := f.root
-	if root == "" {
-		root = os.Getenv(RootEnv)
-	}
-	pinned := root != ""
-	if !pinned {
-		if requirePin {
-			return nil, usage("no pinned root: pass --root sha256:… or set %s (govtool init printed it; `govtool digest signer-sets/0001.json` on a trusted copy prints it)", RootEnv)
-		}
-		root, err = rootFromRepo(ctx, repo, head)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(stderr, "govtool: warning: root not pinned; trusting signer-sets/0001.json as found (%s). Pin it with --root or $%s.\n", root, RootEnv)
-	} else if _, err := canon.ParseDigest(root); err != nil {
-		return nil, usage("--root: %v", err)
-	}
-	v := verify.New(root, verify.Options{Now: now})
-	if _, err := history.Verify(ctx, repo, v, head, history.Options{}); err != nil {
-		return nil, failed(err)
-	}
-	return &loaded{repo: repo, v: v, head: head, pinned: pinned, now: now}, nil
+	return &loaded{repo: a.repo, v: v, head: a.head, pinned: a.pinned, now: now}, nil
 }
 
 // rootFromRepo finds the digest of signer-sets/0001.json in the first commit

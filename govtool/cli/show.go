@@ -171,7 +171,7 @@ func firstIndex(sigs []envelope.Signature, s envelope.Signature) int {
 }
 
 func runShow(ctx context.Context, e *env, rf *repoFlags, arg, format string) error {
-	l, err := rf.load(ctx, e.stderr, "", false)
+	l, err := rf.load(ctx, e)
 	if err != nil {
 		return err
 	}

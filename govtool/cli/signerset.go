@@ -108,7 +108,7 @@ func runRotate(ctx context.Context, e *env, rf *repoFlags, a rotateArgs) error {
 	if err != nil {
 		return usage("--proposal-expires %v", err)
 	}
-	l, err := rf.load(ctx, e.stderr, "", false)
+	l, err := rf.load(ctx, e)
 	if err != nil {
 		return err
 	}

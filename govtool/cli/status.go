@@ -39,7 +39,7 @@ Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.`,
 			default:
 				return usage("--format %q: want text, markdown or json", format)
 			}
-			l, err := fl.load(cmd.Context(), e.stderr, "", false)
+			l, err := fl.load(cmd.Context(), e)
 			if err != nil {
 				return err
 			}
