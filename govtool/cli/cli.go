@@ -33,6 +33,16 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// exitCode is the exit code err calls for: the one it carries, or
+// ExitUsage for cobra's own errors, which are flag and argument mistakes.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitUsage
+}
+
 // failed wraps err as a verification failure / refusal (exit 1).
 func failed(err error) error { return &exitError{ExitFailed, err} }
 
@@ -56,11 +66,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	code := ExitUsage // cobra's own errors are flag and argument mistakes
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
+	code := exitCode(err)
 	fmt.Fprintf(stderr, "govtool: error: %v\n", err)
 	if code == ExitUsage {
 		fmt.Fprintln(stderr, "govtool: hint: run 'govtool --help' or 'govtool <command> --help'")

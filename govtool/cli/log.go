@@ -125,13 +125,6 @@ func runLog(ctx context.Context, e *env, fl *repoFlags, since, format string) er
 	return nil
 }
 
-func exitCode(err error) int {
-	if ee, ok := err.(*exitError); ok {
-		return ee.code
-	}
-	return ExitUsage
-}
-
 // parseSince turns 7d, 36h, 90m, 2026-03-01 or an RFC 3339 time into the
 // earliest commit time kept.
 func parseSince(s string, now time.Time) (time.Time, error) {

@@ -348,7 +348,7 @@ func (o *verifyOutcome) emitJSON(w io.Writer) error {
 	return emitJSON(w, out)
 }
 
-// errorMessage is a verification error's message without the reason and
+// verifyErrText is a verification error's message without the reason and
 // place, which are reported separately.
 func verifyErrText(ve *verify.Error) string {
 	if ve.Err != nil {
@@ -448,7 +448,7 @@ func appendToFile(path string, data []byte) error {
 	return f.Close()
 }
 
-// isTerminal reports whether w is a terminal.
+// isTTY reports whether w is a terminal.
 func isTTY(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
