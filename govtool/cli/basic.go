@@ -16,7 +16,10 @@ func newDigestCmd(e *env) *cobra.Command {
 		Short: "Print the digest of governance objects (sha256 of the canonical form without signatures)",
 		Long: `digest prints "sha256:<hex>" for each file: SHA-256 of the RFC 8785 canonical
 form of the object with its top-level "signatures" removed (DESIGN §2.1).
-Pin the digest of signer-sets/0001.json in appliance config and CI.`,
+Pin the digest of signer-sets/0001.json in appliance config and CI.
+
+Example:
+  govtool digest signer-sets/0001.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, p := range args {
@@ -48,7 +51,10 @@ func newFmtCmd(e *env) *cobra.Command {
 two-space indent, trailing newline. The content is parsed strictly first, so
 fmt never turns invalid input (duplicate keys, huge integers, bad UTF-8) into
 valid output. With --check it changes nothing and exits 1 if a file is not in
-file form.`,
+file form.
+
+Example:
+  govtool fmt --check signer-sets/*.json proposals/*.json policy/policy.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/spf13/cobra"
 )
 
 func TestMain(m *testing.M) {
@@ -26,4 +28,31 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// TestEveryCommandHasExample holds the README's promise: every command's
+// --help shows an example. Cobra's own help and completion are not ours,
+// and a command with subcommands only names them.
+func TestEveryCommandHasExample(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() {
+			return
+		}
+		n++
+		if !strings.Contains(c.Long, "Example") {
+			t.Errorf("%s --help shows no example", c.CommandPath())
+		}
+	}
+	walk(newRoot(&env{}))
+	if n < 15 {
+		t.Errorf("walked %d commands; want every govtool command", n)
+	}
 }

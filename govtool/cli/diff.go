@@ -38,7 +38,11 @@ or withdrawn. "BASE.." means BASE..HEAD.
 The root is pinned with --root or $` + RootEnv + `; without one, diff trusts
 signer-sets/0001.json as found and says so on stderr.
 
-Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.`,
+Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.
+
+Example:
+  govtool diff origin/main..HEAD
+  govtool diff HEAD~3..`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDiff(cmd.Context(), e, &fl, args[0])

@@ -42,7 +42,10 @@ are what count.
 (2026-03-01 or RFC 3339). If the history stops verifying, log prints what
 verified and fails.
 
-Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.`,
+Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.
+
+Example:
+  govtool log --since 7d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLog(cmd.Context(), e, &fl, since, format)

@@ -30,9 +30,8 @@ func newMergeSignaturesCmd(e *env) *cobra.Command {
 		Short: "Git merge driver: merge signatures added on parallel branches",
 		Long: `merge-signatures is the Git merge driver for files that collect signatures
 (proposals/*.json and pending/**/*.json, registered by .gitattributes as
-merge=govtool-signatures). Register it once per clone:
-
-  git config merge.govtool-signatures.driver "govtool merge-signatures %O %A %B"
+merge=govtool-signatures). Register it once per clone (see the example);
+Git then runs it on each such file that both sides changed.
 
 When OURS and THEIRS differ only in their "signatures", it writes to OURS the
 object with the union of both sides' signature entries, in file form, and
@@ -45,7 +44,10 @@ Anything else is a conflict (exit 1, OURS left as it was, a message on
 stderr): another difference in the object (someone changed the proposal
 after it was signed), input that is not strict I-JSON, or an entry that does
 not verify or whose key is unknown. Resolve those by hand; govtool verify
-checks the result either way.`,
+checks the result either way.
+
+Example (registering it, once per clone):
+  git config merge.govtool-signatures.driver "govtool merge-signatures %O %A %B"`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMergeSignatures(e, args[0], args[1], args[2])

@@ -31,7 +31,10 @@ comment the governance workflow posts.
 The root is pinned with --root or $` + RootEnv + `; without one, status trusts
 signer-sets/0001.json as found and says so on stderr.
 
-Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.`,
+Exit codes: 0 ok, 1 the history does not verify, 2 usage, 3 environment.
+
+Example (the pull-request comment):
+  govtool status --format markdown > comment.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {

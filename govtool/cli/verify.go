@@ -69,7 +69,10 @@ Exit codes:
   0  the history verifies
   1  verification failed (the reason is one of: ` + reasonList() + `)
   2  usage error (bad flag, no pinned root)
-  3  environment error (no repository, a missing commit, a shallow clone)`,
+  3  environment error (no repository, a missing commit, a shallow clone)
+
+Example (what the governance workflow runs on a pull request):
+  GOVTOOL_ROOT_DIGEST=sha256:… govtool verify --base "$BASE" --format github`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd.Context(), e, &fl)
