@@ -96,7 +96,7 @@ Example:
 	f.StringVar(&a.rollback, "rollback", "", "how to undo it")
 	f.StringArrayVar(&a.attach, "attach", nil, "a supporting file, pinned by digest (repeatable)")
 	f.StringVar(&a.slug, "id-slug", "", "the words of the id (default: from the scope and changes)")
-	f.StringVar(&a.author, "author", "", "'Name <email>' (default: $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>)")
+	f.StringVar(&a.author, "author", "", authorFlagHelp)
 	return cmd
 }
 

@@ -95,7 +95,7 @@ Example (the weekly micronode rotation of the secondary signer):
 	f.StringVar(&a.rationale, "rationale", "", "why (default: the rotation in words)")
 	f.StringVar(&a.risk, "risk", "", "what could go wrong")
 	f.StringVar(&a.rollback, "rollback", "", "how to undo it")
-	f.StringVar(&a.author, "author", "", "'Name <email>' (default: $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>)")
+	f.StringVar(&a.author, "author", "", authorFlagHelp)
 	f.StringArrayVar(&a.keys, "key", nil, "also sign the proposal and the new set with this key (file, ssh-agent or pkcs11: URI; repeatable)")
 	f.StringVar(&a.passFile, "passphrase-file", "", "passphrase of the --key files (mode 0600)")
 	f.BoolVar(&a.execute, "execute", false, "with --key: propose, approve and execute in one commit (the keys must meet every threshold)")

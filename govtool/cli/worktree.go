@@ -41,8 +41,13 @@ func (e *env) identity(when time.Time) (author, committer gitrepo.Signature) {
 	return author, committer
 }
 
-// authorName is who a proposal names as its author: --author, or
-// GIT_AUTHOR_NAME <GIT_AUTHOR_EMAIL>.
+// authorFlagHelp is the help of the --author flag, whose default
+// authorName finds.
+const authorFlagHelp = "'Name <email>' (default: $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>, else git config user.name and user.email)"
+
+// authorName is who a proposal names as its author: --author, else
+// GIT_AUTHOR_NAME <GIT_AUTHOR_EMAIL>, else the repository's Git identity
+// (user.name and user.email), as git commit finds it.
 func (e *env) authorName(flag string, repo *gitrepo.Repo) (string, error) {
 	if flag != "" {
 		return flag, nil
