@@ -16,13 +16,9 @@ func TestCmdScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/cmds",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("GIT_AUTHOR_NAME", "Test Signer")
-			env.Setenv("GIT_AUTHOR_EMAIL", "signer@example.org")
-			env.Setenv("GIT_COMMITTER_NAME", "Test Signer")
-			env.Setenv("GIT_COMMITTER_EMAIL", "signer@example.org")
-			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-			env.Setenv(RootEnv, "")
+			if err := setupScript(env); err != nil {
+				return err
+			}
 			env.Setenv("SSH_AUTH_SOCK", "")
 			// A script that needs SoftHSM2 skips without it only outside CI.
 			env.Setenv("CI", os.Getenv("CI"))

@@ -17,17 +17,22 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("GIT_AUTHOR_NAME", "Test Signer")
-			env.Setenv("GIT_AUTHOR_EMAIL", "signer@example.org")
-			env.Setenv("GIT_COMMITTER_NAME", "Test Signer")
-			env.Setenv("GIT_COMMITTER_EMAIL", "signer@example.org")
-			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-			return nil
-		},
+		Dir:   "testdata",
+		Setup: setupScript,
 	})
+}
+
+// setupScript gives a script a home of its own, a fixed Git identity, and
+// no pinned root from outside; the script's commands start from there.
+func setupScript(env *testscript.Env) error {
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("GIT_AUTHOR_NAME", "Test Signer")
+	env.Setenv("GIT_AUTHOR_EMAIL", "signer@example.org")
+	env.Setenv("GIT_COMMITTER_NAME", "Test Signer")
+	env.Setenv("GIT_COMMITTER_EMAIL", "signer@example.org")
+	env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	env.Setenv(RootEnv, "")
+	return nil
 }
 
 // TestEveryCommandHasExample holds the README's promise: every command's

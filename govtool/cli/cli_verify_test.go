@@ -31,13 +31,9 @@ func TestVerifyScripts(t *testing.T) {
 		Dir:           "testdata/verify",
 		UpdateScripts: *updateVerifyScripts,
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("GIT_AUTHOR_NAME", "Test Signer")
-			env.Setenv("GIT_AUTHOR_EMAIL", "signer@example.org")
-			env.Setenv("GIT_COMMITTER_NAME", "Test Signer")
-			env.Setenv("GIT_COMMITTER_EMAIL", "signer@example.org")
-			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-			env.Setenv(RootEnv, "")
+			if err := setupScript(env); err != nil {
+				return err
+			}
 			env.Setenv("GITHUB_STEP_SUMMARY", "")
 			env.Values[govKey{}] = &govScript{props: map[string]*proposal.Proposal{}}
 			return nil
