@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -117,30 +116,7 @@ func TestAgentSigner(t *testing.T) {
 	}
 
 	// Concurrent signing over the one connection.
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 10 {
-				msg := []byte{byte(g), byte(i)}
-				sig, err := sb.Sign(nil, msg, nil)
-				if err == nil && !ed25519.Verify(bPub, msg, sig) {
-					err = errors.New("bad signature")
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	signConcurrently(t, sb, bPub, 8, 10)
 
 	sb.Close()
 	if _, err := sb.Sign(nil, []byte("m"), nil); !errors.Is(err, ErrClosed) {

@@ -8,10 +8,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
@@ -108,4 +110,34 @@ func mustECDSA(t *testing.T) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// signConcurrently signs from several goroutines at once with s, each a run
+// of distinct messages, and checks every signature against pub.
+func signConcurrently(t *testing.T, s Signer, pub ed25519.PublicKey, goroutines, messages int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range messages {
+				msg := fmt.Appendf(nil, "ron-kms/v1 proposal goroutine %d message %d", g, i)
+				sig, err := s.Sign(nil, msg, nil)
+				if err == nil && !ed25519.Verify(pub, msg, sig) {
+					err = fmt.Errorf("goroutine %d message %d: signature does not verify", g, i)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

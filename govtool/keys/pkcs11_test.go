@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -97,30 +96,7 @@ func TestSoftHSMGenerateAndSign(t *testing.T) {
 	}
 
 	// Concurrent signing: each goroutine gets its own session.
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 25 {
-				msg := fmt.Appendf(nil, "ron-kms/v1 proposal goroutine %d message %d", g, i)
-				sig, err := s.Sign(nil, msg, nil)
-				if err == nil && !ed25519.Verify(pub, msg, sig) {
-					err = errors.New("signature does not verify")
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	signConcurrently(t, s, pub, 8, 25)
 
 	// A second signer for the same key, closed first, leaves the first
 	// logged in: login state is shared, and only the last close ends it.
