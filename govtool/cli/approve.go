@@ -59,6 +59,9 @@ func (k *keyFlags) load(ctx context.Context, members []string) (keys.Signer, str
 			s, err = keys.LoadSigner(ctx, k.key, opts)
 		}
 	}
+	if errors.Is(err, keys.ErrNoPassphrase) {
+		return nil, "", envErr(fmt.Errorf("%w (or give --passphrase-file)", err))
+	}
 	if err != nil {
 		return nil, "", envErr(err)
 	}

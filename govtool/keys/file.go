@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"unicode"
 
@@ -210,6 +211,11 @@ func checkPrivateKey(priv ed25519.PrivateKey) error {
 
 // loadFile opens a key file and returns a Signer for it.
 func loadFile(ctx context.Context, path string, opts LoadOptions) (Signer, error) {
+	if priv, ok := strings.CutSuffix(path, ".pub"); ok {
+		// Read, a .pub file (mode 0644) would be refused as a secret others
+		// may read, which hides the mix-up.
+		return nil, fmt.Errorf("keys: %s is a public key file: name the private key file (%s) instead", path, priv)
+	}
 	data, err := ReadSecretFile(path)
 	if err != nil {
 		return nil, err

@@ -369,6 +369,15 @@ func TestLoadSpecErrors(t *testing.T) {
 	if _, err := LoadSigner(ctx, filepath.Join(t.TempDir(), "missing"), LoadOptions{}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: got %v", err)
 	}
+	// A .pub file given for the key: the message names the mix-up, not
+	// the .pub file's mode.
+	pub := filepath.Join(t.TempDir(), "alice.pub")
+	if err := os.WriteFile(pub, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH4rN4nV0d0BfGqVyJxqHSA3xYp6b6J1Xm0o9ZPyJ3xU alice\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSigner(ctx, pub, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "is a public key file: name the private key file ("+strings.TrimSuffix(pub, ".pub")+")") {
+		t.Errorf(".pub file as the key: got %v", err)
+	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := LoadSigner(cancelled, "x", LoadOptions{}); !errors.Is(err, context.Canceled) {
