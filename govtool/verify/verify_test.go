@@ -302,7 +302,7 @@ func TestReplayMismatch(t *testing.T) {
 	h, v := started(t, policy.ProfileProduction)
 	p := h.Approve(h.Proposal("pq", global, h.Change(global, "pq_default=hybrid_or")...), "po", "so")
 	changes := h.Execute(p)
-	// Smuggle in attestation off beside the approved change.
+	// Smuggle in a backend slot change beside the approved one.
 	tampered := h.Policy.Clone()
 	tampered.Backend.Slot = "evil"
 	changes[1].After = vt.File(t, tampered)
