@@ -154,7 +154,8 @@ and someone runs "govtool execute genesis", which moves both into place.
 
 PUBKEY is an OpenSSH public key file (.pub, as govtool keygen writes), an
 "ssh-ed25519 AAAA…" line, or the raw base64 Ed25519 key. Roles: policy-owner,
-security-officer, custodian, owner (quorum), operator, auditor (never count).
+security-officer, custodian, owner (quorum), operator, auditor,
+external-auditor (never count).
 
 Profiles:
   production  2-of-3: policy-owner, security-officer, custodian (threshold >= 2)
