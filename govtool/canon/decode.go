@@ -89,8 +89,8 @@ type Object = map[string]any
 // The strings of the result share one copy of data (never data itself):
 // keeping any of them keeps that copy.
 func Parse(data []byte) (any, error) {
-	v, _, err := parse(data, false)
-	return v, err
+	r, err := parse(data, false)
+	return r.tree, err
 }
 
 // ParseStrict is Parse for signed governance objects: in addition every
@@ -98,15 +98,34 @@ func Parse(data []byte) (any, error) {
 // leading zero, plus sign or "-0"), so no two encodings of a signed object
 // differ only in how a number is spelled.
 func ParseStrict(data []byte) (any, error) {
-	v, _, err := parse(data, true)
-	return v, err
+	r, err := parse(data, true)
+	return r.tree, err
 }
 
-// parse returns the value and the copy of data as a string that its
-// strings are slices of.
-func parse(data []byte, strict bool) (any, string, error) {
+// parsed is what parse returns.
+type parsed struct {
+	tree any
+	src  string // the copy of data as a string that tree's strings are slices of
+	// form: data is exactly the file form of tree (FileForm(tree)). It is
+	// found while parsing, and only in strict mode; false is not a
+	// verdict (encode and compare for that), true is.
+	form bool
+	// sig is the byte span of the top-level "signatures" member, from its
+	// key's opening quote to the end of its value, when tree is an object
+	// that has one; sig[0] < 0 otherwise.
+	sig [2]int
+}
+
+// parse parses data. In strict mode it also finds whether data is in file
+// form: the canonical tokens (every number is canonical in strict mode;
+// strings are checked to escape exactly what writeString escapes), members
+// in canonical order, and exactly the whitespace FileForm writes — a
+// newline and two spaces per level before each member, element and closing
+// bracket of a non-empty container, one space after each colon, none
+// anywhere else, and one newline at the end.
+func parse(data []byte, strict bool) (parsed, error) {
 	if len(data) > MaxSize {
-		return nil, "", &Error{Path: "$", Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), MaxSize)}
+		return parsed{}, &Error{Path: "$", Reason: ReasonTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), MaxSize)}
 	}
 	if !utf8.Valid(data) {
 		off := 0
@@ -117,24 +136,26 @@ func parse(data []byte, strict bool) (any, string, error) {
 			}
 			off += size
 		}
-		return nil, "", &Error{Path: "$", Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("at byte offset %d", off)}
+		return parsed{}, &Error{Path: "$", Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("at byte offset %d", off)}
 	}
 	// One copy of the input as a string: the strings and numbers of the
 	// tree that need no unescaping are slices of it, not one allocation
 	// each. (They keep the input's bytes alive as long as the tree.)
 	p := parsers.Get().(*parser)
 	defer p.release()
-	p.data, p.src, p.strict = data, string(data), strict
-	p.skipSpace()
+	p.data, p.src, p.strict, p.form, p.sig = data, string(data), strict, strict, [2]int{-1, -1}
+	p.space(noSpace)
 	v, err := p.value(0)
 	if err != nil {
-		return nil, "", err
+		return parsed{}, err
 	}
+	end := p.pos
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return nil, "", &Error{Path: "$", Reason: ReasonTrailingData, Detail: fmt.Sprintf("at byte offset %d", p.pos)}
+		return parsed{}, &Error{Path: "$", Reason: ReasonTrailingData, Detail: fmt.Sprintf("at byte offset %d", p.pos)}
 	}
-	return v, p.src, nil
+	form := p.form && string(p.data[end:]) == "\n"
+	return parsed{tree: v, src: p.src, form: form, sig: p.sig}, nil
 }
 
 // parsers keep the scratch stacks of a parser for the next parse.
@@ -173,8 +194,12 @@ type parser struct {
 	src    string // == string(data)
 	pos    int
 	strict bool
-	buf    []byte    // scratch for strings with escapes
-	path   []pathSeg // to the value being decoded
+	// form: what has been read so far is in file form (see parse); sig
+	// is the span of the top-level "signatures" member.
+	form bool
+	sig  [2]int
+	buf  []byte    // scratch for strings with escapes
+	path []pathSeg // to the value being decoded
 	// members and elems hold the members and elements of the objects and
 	// arrays being read, innermost last.
 	members []member
@@ -199,6 +224,48 @@ func (p *parser) skipSpace() {
 			return
 		}
 	}
+}
+
+// The whitespace file form has at a place: none, one space (after a
+// colon), or, when >= 0, a newline and that many levels of indentation.
+const (
+	noSpace  = -1
+	oneSpace = -2
+)
+
+// space skips whitespace, which in file form must be want.
+func (p *parser) space(want int) {
+	start := p.pos
+	p.skipSpace()
+	if p.form {
+		p.form = isSpace(p.data[start:p.pos], want)
+	}
+}
+
+// formSpace records whether the whitespace data[start:p.pos], already
+// skipped, is want.
+func (p *parser) formSpace(start, want int) {
+	if p.form {
+		p.form = isSpace(p.data[start:p.pos], want)
+	}
+}
+
+func isSpace(s []byte, want int) bool {
+	switch want {
+	case noSpace:
+		return len(s) == 0
+	case oneSpace:
+		return len(s) == 1 && s[0] == ' '
+	}
+	if len(s) != 1+2*want || s[0] != '\n' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if c != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *parser) value(depth int) (any, error) {
@@ -255,11 +322,14 @@ const smallObject = 16
 // growing member by member; likewise array with p.elems.
 func (p *parser) object(depth int) (any, error) {
 	p.pos++ // '{'
+	ws := p.pos
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.formSpace(ws, noSpace)
 		p.pos++
 		return Object{}, nil
 	}
+	p.formSpace(ws, depth+1)
 	base := len(p.members)
 	defer func() {
 		clear(p.members[base:]) // drop references to the values
@@ -267,13 +337,17 @@ func (p *parser) object(depth int) (any, error) {
 	}()
 	var seen map[string]struct{} // once the object is no longer small
 	for {
-		p.skipSpace()
+		// The whitespace before the key was skipped after '{' or ','.
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return nil, p.errf("expected a string key")
 		}
+		keyStart := p.pos
 		key, err := p.str()
 		if err != nil {
 			return nil, err
+		}
+		if p.form && len(p.members) > base && compareUTF16(p.members[len(p.members)-1].key, key) >= 0 {
+			p.form = false // not in canonical order
 		}
 		p.push(pathSeg{key: key, index: -1})
 		dup := false
@@ -290,15 +364,18 @@ func (p *parser) object(depth int) (any, error) {
 		if dup {
 			return nil, &Error{Path: p.at(), Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("key %q appears twice", key)}
 		}
-		p.skipSpace()
+		p.space(noSpace)
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.errf("expected ':'")
 		}
 		p.pos++
-		p.skipSpace()
+		p.space(oneSpace)
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
+		}
+		if depth == 0 && key == "signatures" {
+			p.sig = [2]int{keyStart, p.pos}
 		}
 		p.pop()
 		p.members = append(p.members, member{key, v})
@@ -310,14 +387,18 @@ func (p *parser) object(depth int) (any, error) {
 				seen[m.key] = struct{}{}
 			}
 		}
+		ws := p.pos
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errf("unexpected end of input in object")
 		}
 		switch p.data[p.pos] {
 		case ',':
+			p.formSpace(ws, noSpace)
 			p.pos++
+			p.space(depth + 1)
 		case '}':
+			p.formSpace(ws, depth)
 			p.pos++
 			obj := make(Object, len(p.members)-base)
 			for _, m := range p.members[base:] {
@@ -332,18 +413,21 @@ func (p *parser) object(depth int) (any, error) {
 
 func (p *parser) array(depth int) (any, error) {
 	p.pos++ // '['
+	ws := p.pos
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.formSpace(ws, noSpace)
 		p.pos++
 		return []any{}, nil
 	}
+	p.formSpace(ws, depth+1)
 	base := len(p.elems)
 	defer func() {
 		clear(p.elems[base:])
 		p.elems = p.elems[:base]
 	}()
 	for i := 0; ; i++ {
-		p.skipSpace()
+		// The whitespace before the element was skipped after '[' or ','.
 		p.push(pathSeg{index: i})
 		v, err := p.value(depth + 1)
 		if err != nil {
@@ -351,14 +435,18 @@ func (p *parser) array(depth int) (any, error) {
 		}
 		p.pop()
 		p.elems = append(p.elems, v)
+		ws := p.pos
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.errf("unexpected end of input in array")
 		}
 		switch p.data[p.pos] {
 		case ',':
+			p.formSpace(ws, noSpace)
 			p.pos++
+			p.space(depth + 1)
 		case ']':
+			p.formSpace(ws, depth)
 			p.pos++
 			return slices.Clone(p.elems[base:]), nil
 		default:
@@ -402,7 +490,10 @@ func (p *parser) str() (string, error) {
 			e := p.data[p.pos+1]
 			p.pos += 2
 			switch e {
-			case '"', '\\', '/':
+			case '"', '\\':
+				b = append(b, e)
+			case '/':
+				p.form = false // writeString leaves '/' as it is
 				b = append(b, e)
 			case 'b':
 				b = append(b, '\b')
@@ -415,6 +506,9 @@ func (p *parser) str() (string, error) {
 			case 't':
 				b = append(b, '\t')
 			case 'u':
+				if p.form && !p.canonicalEscape() {
+					p.form = false
+				}
 				r, err := p.hex4()
 				if err != nil {
 					return "", err
@@ -459,6 +553,31 @@ var plain = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// canonicalEscape reports whether the \\u escape whose four hex digits
+// start at p.pos is one writeString writes: \\u00 and two lower-case hex
+// digits, for a control character that has no short escape.
+func (p *parser) canonicalEscape() bool {
+	if p.pos+4 > len(p.data) || p.data[p.pos] != '0' || p.data[p.pos+1] != '0' {
+		return false
+	}
+	var v byte
+	for _, c := range p.data[p.pos+2 : p.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | (c - '0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | (c - 'a' + 10)
+		default:
+			return false
+		}
+	}
+	switch v {
+	case '\b', '\f', '\n', '\r', '\t':
+		return false
+	}
+	return v < 0x20
+}
 
 func (p *parser) hex4() (rune, error) {
 	if p.pos+4 > len(p.data) {
@@ -551,6 +670,11 @@ func (p *parser) number() (any, error) {
 	}
 	if p.strict && !integer {
 		return nil, &Error{Path: p.at(), Reason: ReasonNonCanonicalNumber, Detail: fmt.Sprintf("%s: governance numbers are integers written without fraction or exponent", lit)}
+	}
+	if p.form {
+		// A long integer: canonical when it is what formatNumber writes.
+		s, err := formatNumber(Number(lit), p.at)
+		p.form = err == nil && s == lit
 	}
 	return Number(lit), nil
 }

@@ -20,6 +20,8 @@ type Document struct {
 	data []byte
 	src  string // a copy of data, which the strings of tree are slices of
 	tree any
+	form bool   // data is in file form, as found by the parser
+	sig  [2]int // the span of the top-level "signatures" member (parsed.sig)
 
 	digestOnce sync.Once
 	digest     string
@@ -28,11 +30,11 @@ type Document struct {
 
 // ParseDocument parses data with ParseStrict and keeps both.
 func ParseDocument(data []byte) (*Document, error) {
-	tree, src, err := parse(data, true)
+	r, err := parse(data, true)
 	if err != nil {
 		return nil, err
 	}
-	return &Document{data: data, src: src, tree: tree}, nil
+	return &Document{data: data, src: r.src, tree: r.tree, form: r.form, sig: r.sig}, nil
 }
 
 // Bytes returns the bytes the document was parsed from.
@@ -42,14 +44,84 @@ func (d *Document) Bytes() []byte { return d.data }
 // nil). It is shared: callers must not modify it.
 func (d *Document) Value() any { return d.tree }
 
-// Digest returns Digest(d.Value()), computed once.
+// Digest returns Digest(d.Value()), computed once. When the bytes are in
+// file form it hashes them with the file form's whitespace (and the
+// signatures) left out, which are the canonical bytes, instead of encoding
+// the tree again.
 func (d *Document) Digest() (string, error) {
-	d.digestOnce.Do(func() { d.digest, d.digestErr = Digest(d.tree) })
+	d.digestOnce.Do(func() {
+		if !d.form {
+			d.digest, d.digestErr = Digest(d.tree)
+			return
+		}
+		b := getScratch()
+		defer putScratch(b)
+		d.digest = digestOf(canonicalOfFileForm(b, d.data, d.sig))
+	})
 	return d.digest, d.digestErr
+}
+
+// canonicalOfFileForm writes to b the canonical bytes of a value whose file
+// form is data, without the top-level member at data[sig[0]:sig[1]] (when
+// sig[0] >= 0), and returns them. File form is the canonical form with
+// whitespace added between tokens — newlines and indentation in non-empty
+// containers, a space after each colon, a newline at the end — so leaving
+// out every space and newline outside strings gives the canonical form
+// back. Strings keep theirs: file form writes no other whitespace in a
+// string (a control character is always escaped).
+func canonicalOfFileForm(b *bytes.Buffer, data []byte, sig [2]int) []byte {
+	if sig[0] < 0 {
+		stripSpace(b, data)
+		return b.Bytes()
+	}
+	// {..., "signatures": [...], ...}: the member goes, and with it the
+	// comma before it, or, when it is the first member, the comma after.
+	stripSpace(b, data[:sig[0]])
+	head := b.Len()
+	stripSpace(b, data[sig[1]:])
+	out := b.Bytes()
+	switch {
+	case out[head-1] == ',':
+		out = append(out[:head-1], out[head:]...)
+	case out[head] == ',':
+		out = append(out[:head], out[head+1:]...)
+	}
+	return out
+}
+
+// stripSpace appends to b the bytes of data, a run of whole tokens, less the
+// spaces and newlines between tokens.
+func stripSpace(b *bytes.Buffer, data []byte) {
+	b.Grow(len(data))
+	for i := 0; i < len(data); {
+		switch c := data[i]; c {
+		case ' ', '\n':
+			i++
+		case '"':
+			// A string, copied through its closing quote; an escape is a
+			// backslash and one more byte (\uXXXX goes on plainly).
+			j := i + 1
+			for j < len(data) && data[j] != '"' {
+				if data[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(data)) // (a string always ends after a parse)
+			b.Write(data[i:j])
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
 }
 
 // CheckFileForm is CheckFileForm(d.Bytes()) without parsing them again.
 func (d *Document) CheckFileForm() error {
+	if d.form {
+		return nil
+	}
 	b := getScratch()
 	defer putScratch(b)
 	if err := encode(b, d.tree, true); err != nil {

@@ -94,11 +94,11 @@ func digestOf(canonical []byte) string {
 
 // DigestBytes parses data strictly and returns its digest.
 func DigestBytes(data []byte) (string, error) {
-	v, err := ParseStrict(data)
+	d, err := ParseDocument(data)
 	if err != nil {
 		return "", err
 	}
-	return Digest(v)
+	return d.Digest()
 }
 
 // ParseDigest checks that s is a well-formed digest string and returns its

@@ -137,11 +137,11 @@ func FuzzNumber(f *testing.F) {
 			}
 		}
 		for _, strict := range []bool{false, true} {
-			v, _, err := parse([]byte(s), strict)
+			r, err := parse([]byte(s), strict)
 			if err != nil {
 				continue
 			}
-			num, ok := v.(Number)
+			num, ok := r.tree.(Number)
 			if !ok {
 				continue
 			}
@@ -177,7 +177,7 @@ func TestNumberBounds(t *testing.T) {
 		{"00", false, false},
 		{"-01", false, false},
 	} {
-		_, _, err := parse([]byte(tc.in), tc.strict)
+		_, err := parse([]byte(tc.in), tc.strict)
 		if (err == nil) != tc.ok {
 			t.Errorf("parse(%q, strict=%v): %v, want ok=%v", tc.in, tc.strict, err, tc.ok)
 		}
