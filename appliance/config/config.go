@@ -19,6 +19,7 @@ import (
 
 	"github.com/ron-kms/ron-kms/appliance/backend"
 	"github.com/ron-kms/ron-kms/govtool/canon"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // Duration is a time.Duration written as "30s", "5m".
@@ -95,7 +96,11 @@ type Limits struct {
 	RequestTimeout Duration `json:"request_timeout"`
 }
 
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+// idRE is the appliance id rule, defs.json#/$defs/appliance_id: the one
+// policy enrols ids by. It is compiled here rather than taken from
+// govtool/policy's ApplianceRE because that package pulls in net, and with
+// it cgo, through its dependencies.
+var idRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/appliance_id"))
 
 // Load reads and checks a configuration file. Relative paths in it are
 // relative to the file's folder.
@@ -150,7 +155,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !idRE.MatchString(c.ApplianceID) {
-		bad("appliance_id %q: want lower-case letters, digits and '-'", c.ApplianceID)
+		bad("appliance_id %q does not match %s: 1 to 63 lower-case letters, digits, '-' and '_', the first a letter or digit, so that it is one component of the Git branch audit/<id>", c.ApplianceID, idRE)
 	}
 	if c.Governance.URL == "" {
 		bad("governance.url is required")

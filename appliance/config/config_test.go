@@ -3,8 +3,12 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ron-kms/ron-kms/govtool/policy"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 const good = `{
@@ -73,6 +77,55 @@ func TestLoadRelativePathGivesAbsolutePaths(t *testing.T) {
 	for _, p := range []string{c.DataDir, c.Governance.URL, c.Backend.SealedFile.PassphraseFile, c.Audit.Dir} {
 		if !filepath.IsAbs(p) {
 			t.Errorf("%q is not absolute", p)
+		}
+	}
+}
+
+// TestApplianceIDRule: the appliance takes the ids policy enrols, and
+// refuses the ones it refuses, because both check the schema's one rule.
+func TestApplianceIDRule(t *testing.T) {
+	if idRE.String() != policy.ApplianceRE.String() {
+		t.Fatalf("config checks ids with %s, policy with %s", idRE, policy.ApplianceRE)
+	}
+	enrolled := policy.Appliance{Backend: policy.Backend{Kind: policy.BackendSealedFile, Slot: "default"}, AuditPublicKey: "x+00000000+Zm9v"}
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{
+		{"app-1", true},
+		{"hsm_eu-1", true}, // '_' was refused here and enrolled by policy
+		{"0", true},
+		{strings.Repeat("a", 63), true},
+		{"a..b", false},
+		{"a.", false},
+		{".a", false},
+		{"x.lock", false},
+		{"a.b", false},
+		{"App-1", false},
+		{"APP", false},
+		{strings.Repeat("a", 64), false},
+		{"", false},
+		{"-a", false},
+		{"a/b", false},
+	} {
+		cfg := strings.Replace(good, `"app-1"`, strconv.Quote(c.id), 1)
+		_, err := Parse([]byte(cfg))
+		if got := err == nil; got != c.want {
+			t.Errorf("config %q: accepted %v, want %v (%v)", c.id, got, c.want, err)
+		} else if err != nil && !strings.Contains(err.Error(), idRE.String()) {
+			t.Errorf("config %q: error does not name the rule: %v", c.id, err)
+		}
+		file, err := policy.EnrollmentOf(c.id, enrolled).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = policy.ParseEnrollment(file)
+		if got := err == nil; got != c.want {
+			t.Errorf("enrollment %q: accepted %v, want %v (%v)", c.id, got, c.want, err)
+		}
+		err = schemas.Validate(policy.TypeAppliance, file)
+		if got := err == nil; got != c.want {
+			t.Errorf("schema on enrollment %q: accepted %v, want %v (%v)", c.id, got, c.want, err)
 		}
 	}
 }

@@ -88,7 +88,10 @@ var (
 	// KeyNameRE is the shape of a tenant key name; it is one segment of a
 	// backend key label, hence lower case.
 	KeyNameRE = regexp.MustCompile(schemas.MustPattern("policy.schema.json#/$defs/tenant/properties/keys/propertyNames"))
-	// ApplianceRE is the shape of an appliance id.
+	// ApplianceRE is the shape of an appliance id: lower-case letters,
+	// digits, '-' and '_', with no '.', so that every id is one valid
+	// component of the Git branch audit/<id> its checkpoints go to.
+	// appliance/config checks its own id with the same schema pattern.
 	ApplianceRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/appliance_id"))
 	// CapabilityIDRE is the shape of a revoked capability id.
 	CapabilityIDRE = regexp.MustCompile(schemas.MustPattern("policy.schema.json#/properties/revocations/properties/capabilities/items"))
