@@ -255,9 +255,5 @@ func Verify(pub ed25519.PublicKey, objType, digest string, s Signature) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: "public key is not 32 bytes"}
 	}
-	k, err := keyFor(pub)
-	if err != nil {
-		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: err.Error()}
-	}
-	return k.verify(objType, digest, s, &raw)
+	return keyFor(pub).verify(objType, digest, s, &raw)
 }

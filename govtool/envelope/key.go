@@ -1,24 +1,21 @@
 package envelope
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
 
-	"github.com/sigstore/sigstore/pkg/signature"
-
 	"github.com/ron-kms/ron-kms/govtool/canon"
 )
 
 // Key is an Ed25519 public key made ready to verify entries: its key id
-// computed and sigstore's verifier loaded once, not once per signature. A
-// Key is immutable and safe for concurrent use.
+// computed once, not once per signature. A Key is immutable and safe for
+// concurrent use.
 type Key struct {
-	id string
-	v  *signature.ED25519Verifier
+	id  string
+	pub ed25519.PublicKey
 }
 
 // keys caches Keys: by raw public key for Verify, by the public_key string
@@ -46,9 +43,7 @@ func ParseKey(s string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k, err = keyFor(pub); err != nil {
-		return nil, fmt.Errorf("envelope: public key %s: %w", s, err)
-	}
+	k = keyFor(pub)
 	keys.Lock()
 	if keys.byB64 == nil || len(keys.byB64) >= maxKeys {
 		keys.byB64 = make(map[string]*Key)
@@ -59,27 +54,23 @@ func ParseKey(s string) (*Key, error) {
 }
 
 // keyFor returns the Key of a 32-byte public key.
-func keyFor(pub ed25519.PublicKey) (*Key, error) {
+func keyFor(pub ed25519.PublicKey) *Key {
 	raw := [ed25519.PublicKeySize]byte(pub)
 	keys.Lock()
 	k := keys.byRaw[raw]
 	keys.Unlock()
 	if k != nil {
-		return k, nil
+		return k
 	}
 	own := ed25519.PublicKey(raw[:]) // a copy: the caller may reuse pub
-	v, err := signature.LoadED25519Verifier(own)
-	if err != nil {
-		return nil, err
-	}
-	k = &Key{id: KeyID(own), v: v}
+	k = &Key{id: KeyID(own), pub: own}
 	keys.Lock()
 	if keys.byRaw == nil || len(keys.byRaw) >= maxKeys {
 		keys.byRaw = make(map[[ed25519.PublicKeySize]byte]*Key)
 	}
 	keys.byRaw[raw] = k
 	keys.Unlock()
-	return k, nil
+	return k
 }
 
 // ID is the key's key id (KeyID).
@@ -104,7 +95,9 @@ func (k *Key) verify(objType, digest string, s Signature, raw *[ed25519.Signatur
 	if err != nil {
 		return err
 	}
-	if err := k.v.VerifySignature(bytes.NewReader(raw[:]), bytes.NewReader(msg)); err != nil {
+	// Pure Ed25519 (RFC 8032) over the message itself: the check
+	// sigstore's ED25519Verifier makes, without its readers and copies.
+	if !ed25519.Verify(k.pub, msg, raw[:]) {
 		return &EntryError{Entry: s, Reason: ReasonBadSignature, Detail: fmt.Sprintf("over %q", objType+" "+digest[:len(canon.DigestPrefix)+12]+"…")}
 	}
 	return nil
