@@ -122,6 +122,20 @@ func RefOf(set *quorum.SignerSet, digest string) SignerSetRef {
 	return r
 }
 
+// Names reports whether r is RefOf(set, digest), without building it.
+func (r SignerSetRef) Names(set *quorum.SignerSet, digest string) bool {
+	if r.Version != set.Version || r.Digest != digest || r.Threshold != set.Threshold ||
+		r.RotatedAt != set.RotatedAt || len(r.Members) != len(set.Members) {
+		return false
+	}
+	for i, m := range set.Members {
+		if r.Members[i] != (MemberRef{Role: m.Role, KeyID: m.KeyID}) {
+			return false
+		}
+	}
+	return true
+}
+
 // Equal reports whether two references are the same.
 func (r SignerSetRef) Equal(o SignerSetRef) bool {
 	return r.Version == o.Version && r.Digest == o.Digest && r.Threshold == o.Threshold &&

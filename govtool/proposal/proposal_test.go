@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -324,4 +325,32 @@ func FuzzParseChange(f *testing.F) {
 		}
 		_ = policy.Describe(prev, ops)
 	})
+}
+
+// TestRefNames holds SignerSetRef.Names to Equal(RefOf(...)) for the
+// reference of the set itself and for one change to each of its fields.
+func TestRefNames(t *testing.T) {
+	_, set, d := fixture(t)
+	ref := RefOf(set, d)
+	muts := map[string]func(r *SignerSetRef){
+		"same":      func(r *SignerSetRef) {},
+		"version":   func(r *SignerSetRef) { r.Version++ },
+		"digest":    func(r *SignerSetRef) { r.Digest = "sha256:" + strings.Repeat("0", 64) },
+		"threshold": func(r *SignerSetRef) { r.Threshold-- },
+		"rotated":   func(r *SignerSetRef) { r.RotatedAt = "2026-03-02T00:00:00Z" },
+		"fewer":     func(r *SignerSetRef) { r.Members = r.Members[1:] },
+		"more":      func(r *SignerSetRef) { r.Members = append(r.Members, r.Members[0]) },
+		"role":      func(r *SignerSetRef) { r.Members[1].Role = "custodian" },
+		"key":       func(r *SignerSetRef) { r.Members[2].KeyID = r.Members[0].KeyID },
+		"order":     func(r *SignerSetRef) { r.Members[0], r.Members[1] = r.Members[1], r.Members[0] },
+	}
+	for name, mut := range muts {
+		r := ref
+		r.Members = slices.Clone(ref.Members)
+		mut(&r)
+		want := r.Equal(RefOf(set, d))
+		if got := r.Names(set, d); got != want || want != (name == "same") {
+			t.Errorf("%s: Names = %v, Equal(RefOf) = %v", name, got, want)
+		}
+	}
 }

@@ -335,7 +335,7 @@ func (t *txn) proposalChange(ch Change) error {
 		return t.fail(ReasonSignerSetMismatch, ch.Path, nil, "names signer set version %d, which does not exist (in force: %d)", ref.Version, len(st.SignerSets))
 	}
 	set, setD := st.SignerSets[ref.Version-1], st.SignerSetDigests[ref.Version-1]
-	if !ref.Equal(proposal.RefOf(set, setD)) {
+	if !ref.Names(set, setD) {
 		return t.fail(ReasonSignerSetMismatch, ch.Path, nil, "signer_set does not match signer set version %d (digest, threshold, members or rotated_at)", ref.Version)
 	}
 	tl := set.Tally(proposal.Type, d, p.Signatures)
@@ -419,7 +419,7 @@ func (t *txn) execute(ch Change) error {
 		}
 	}
 	set, setD := st.SignerSet()
-	if !p.SignerSet.Equal(proposal.RefOf(set, setD)) {
+	if !p.SignerSet.Names(set, setD) {
 		return t.fail(ReasonSignerSetMismatch, ps.Path, nil, "proposal %s was written for signer set version %d; version %d is in force: re-create it", id, p.SignerSet.Version, set.Version)
 	}
 	if set.Expired(executedAt) || set.Expired(t.c.Time.Add(-skew)) || (t.fresh && !t.v.opts.Now.IsZero() && set.Expired(t.v.opts.Now)) {

@@ -82,6 +82,12 @@ func (v *Verifier) Evaluate(p *proposal.Proposal, at time.Time) ProposalStatus {
 	return v.status(ps, v.st.Policy, at, true)
 }
 
+// signed reports whether s.Signed has keyID. (A handful of signers: a scan
+// costs less than a map.)
+func (s *ProposalStatus) signed(keyID string) bool {
+	return slices.ContainsFunc(s.Signed, func(x Signer) bool { return x.KeyID == keyID })
+}
+
 // status computes a proposal's status; replay also tries the changeset on
 // pol (costly: Apply reports without it, execution replays anyway).
 func (v *Verifier) status(ps *ProposalState, pol *policy.Policy, at time.Time, replay bool) ProposalStatus {
@@ -90,10 +96,8 @@ func (v *Verifier) status(ps *ProposalState, pol *policy.Policy, at time.Time, r
 		ExecutedIn: ps.ExecutedIn, PolicyVersion: ps.PolicyVersion}
 	set, setD := v.st.SignerSet()
 	if ps.Tally != nil {
-		seen := map[string]bool{}
 		for _, e := range ps.Tally.Valid {
-			if !seen[e.KeyID] {
-				seen[e.KeyID] = true
+			if !s.signed(e.KeyID) {
 				s.Signed = append(s.Signed, Signer{Role: e.Role, KeyID: e.KeyID})
 			}
 		}
@@ -113,20 +117,16 @@ func (v *Verifier) status(ps *ProposalState, pol *policy.Policy, at time.Time, r
 		if p.Quorum.Class != class || p.Quorum.Required != s.Required {
 			problems = append(problems, fmt.Sprintf("declares quorum %s/%d, needs %s/%d", p.Quorum.Class, p.Quorum.Required, class, s.Required))
 		}
-		signed := map[string]bool{}
-		for _, x := range s.Signed {
-			signed[x.KeyID] = true
-		}
 		for _, m := range set.Members {
 			counts := quorum.IsQuorumRole(m.Role)
 			if class != policy.Sensitive {
 				counts = slices.Contains(req.Roles, m.Role)
 			}
-			if counts && !signed[m.KeyID] {
+			if counts && !s.signed(m.KeyID) {
 				s.Missing = append(s.Missing, Signer{Role: m.Role, KeyID: m.KeyID})
 			}
 		}
-		if ps.Tally != nil && p.SignerSet.Equal(proposal.RefOf(set, setD)) {
+		if ps.Tally != nil && p.SignerSet.Names(set, setD) {
 			s.Approved = req.CheckTally(ps.Tally) == nil
 		}
 		if !s.Approved {
@@ -138,7 +138,7 @@ func (v *Verifier) status(ps *ProposalState, pol *policy.Policy, at time.Time, r
 			}
 		}
 	}
-	if !p.SignerSet.Equal(proposal.RefOf(set, setD)) {
+	if !p.SignerSet.Names(set, setD) {
 		problems = append(problems, fmt.Sprintf("written for signer set version %d; version %d is in force: re-create it", p.SignerSet.Version, set.Version))
 	}
 	if s.Expired {
