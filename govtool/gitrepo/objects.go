@@ -443,11 +443,11 @@ func (s *objectStore) inflateBytes(p *pack, off, size int64) ([]byte, error) {
 	if err := s.resetZlib(s.at(p, off)); err != nil {
 		return nil, err
 	}
-	out := bytes.NewBuffer(make([]byte, 0, size))
-	if err := s.readExactly(out, size); err != nil {
+	out := make([]byte, size)
+	if err := s.readAll(out); err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 // at returns a reader of p from off to the end of its entries, starting
@@ -484,6 +484,31 @@ func (s *objectStore) resetZlib(r io.Reader) error {
 	return nil
 }
 
+// readAll fills out from the zlib stream, which must then end, with a good
+// checksum. (readExactly for a buffer of the size: no copy through s.buf
+// and no growing.)
+func (s *objectStore) readAll(out []byte) error {
+	if _, err := io.ReadFull(s.zr, out); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return errors.New("content shorter than its header says")
+		}
+		return fmt.Errorf("zlib: %w", err)
+	}
+	return s.endOfStream()
+}
+
+// endOfStream requires the zlib stream to end here, with a good checksum.
+func (s *objectStore) endOfStream() error {
+	var one [1]byte
+	switch k, err := s.zr.Read(one[:]); {
+	case k != 0:
+		return errors.New("content longer than its header says")
+	case err != io.EOF:
+		return fmt.Errorf("zlib: %v", err)
+	}
+	return nil
+}
+
 // readExactly copies n more bytes of the zlib stream to w; the stream must
 // then end, with a good checksum.
 func (s *objectStore) readExactly(w interface {
@@ -501,14 +526,7 @@ func (s *objectStore) readExactly(w interface {
 	if got < n {
 		return errors.New("content shorter than its header says")
 	}
-	var one [1]byte
-	switch k, err := s.zr.Read(one[:]); {
-	case k != 0:
-		return errors.New("content longer than its header says")
-	case err != io.EOF:
-		return fmt.Errorf("zlib: %v", err)
-	}
-	return nil
+	return s.endOfStream()
 }
 
 // loose reads a loose object: zlib of "<type> <size>\x00<content>".

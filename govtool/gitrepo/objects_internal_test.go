@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"bytes"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"os"
@@ -443,4 +444,57 @@ func FuzzParseLooseHeader(f *testing.F) {
 			t.Fatalf("accepted header %q, which git would write as %q", head[:body], got)
 		}
 	})
+}
+
+// TestZlibExactSize reads a zlib stream of n bytes as a pack entry whose
+// header says n-1, n or n+1, through both ways the store reads content
+// (readAll into a buffer of that size, readExactly into a builder), and a
+// stream whose checksum is wrong: only the exact size with a good checksum
+// is content.
+func TestZlibExactSize(t *testing.T) {
+	content := bytes.Repeat([]byte("ron-kms governance tree entry "), 40)
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(content)
+	zw.Close()
+	good := z.Bytes()
+	bad := bytes.Clone(good)
+	bad[len(bad)-1] ^= 1 // the Adler-32 checksum's last byte
+	n := len(content)
+	s := newObjectStore(t.TempDir())
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+		size   int
+		want   string // "" for success
+	}{
+		{"exact", good, n, ""},
+		{"header says less", good, n - 1, "longer than its header says"},
+		{"header says more", good, n + 1, "shorter than its header says"},
+		{"bad checksum", bad, n, "checksum"},
+	} {
+		for _, way := range []string{"readAll", "readExactly"} {
+			if err := s.resetZlib(bytes.NewReader(tc.stream)); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			var err error
+			if way == "readAll" {
+				got = make([]byte, tc.size)
+				err = s.readAll(got)
+			} else {
+				var b strings.Builder
+				err = s.readExactly(&b, int64(tc.size))
+				got = []byte(b.String())
+			}
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("%s, %s: %v", tc.name, way, err)
+			case tc.want == "" && !bytes.Equal(got, content):
+				t.Errorf("%s, %s: content differs", tc.name, way)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%s, %s: err = %v, want %q", tc.name, way, err, tc.want)
+			}
+		}
+	}
 }
