@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/miekg/pkcs11"
@@ -220,19 +221,33 @@ func findObjects(c *pkcs11.Ctx, sh pkcs11.SessionHandle, tmpl []*pkcs11.Attribut
 	return objs, err
 }
 
-// findOne returns the single object matching tmpl.
-func findOne(c *pkcs11.Ctx, sh pkcs11.SessionHandle, tmpl []*pkcs11.Attribute, what string) (pkcs11.ObjectHandle, error) {
+// keyName names the key u asks for, for messages: its object= label and
+// its id=, as the URI spells them. Neither is key material.
+func keyName(u *PKCS11URI) string {
+	var s []string
+	if u.Object != "" {
+		s = append(s, fmt.Sprintf("object=%q", u.Object))
+	}
+	if u.ID != nil {
+		s = append(s, "id="+pctEncode(u.ID, func(byte) bool { return false }))
+	}
+	return strings.Join(s, " ")
+}
+
+// findOne returns the single object matching tmpl. token and key (keyName)
+// name what was asked for in the errors.
+func findOne(c *pkcs11.Ctx, sh pkcs11.SessionHandle, tmpl []*pkcs11.Attribute, what, token, key string) (pkcs11.ObjectHandle, error) {
 	objs, err := findObjects(c, sh, tmpl)
 	if err != nil {
-		return 0, fmt.Errorf("keys: searching the token for the %s: %w", what, err)
+		return 0, fmt.Errorf("keys: searching token %q for the %s %s: %w", token, what, key, err)
 	}
 	switch len(objs) {
 	case 0:
-		return 0, fmt.Errorf("keys: the token holds no Ed25519 %s with that object/id", what)
+		return 0, fmt.Errorf("keys: token %q holds no Ed25519 %s with %s: check object= and id= against the token's objects (pkcs11-tool --list-objects)", token, what, key)
 	case 1:
 		return objs[0], nil
 	default:
-		return 0, fmt.Errorf("keys: several Ed25519 %ss match; name one by object= and id=", what)
+		return 0, fmt.Errorf("keys: token %q holds several Ed25519 %ss with %s: name one by object= and id=", token, what, key)
 	}
 }
 
@@ -322,7 +337,8 @@ func loadToken(ctx context.Context, spec string, opts LoadOptions) (Signer, erro
 	}
 	c := t.mod.ctx
 	privTmpl := keyTemplate(u, pkcs11.CKO_PRIVATE_KEY)
-	priv, err := findOne(c, anchor, privTmpl, "private key")
+	key := keyName(u)
+	priv, err := findOne(c, anchor, privTmpl, "private key", t.label, key)
 	if err != nil {
 		return fail(err)
 	}
@@ -333,7 +349,7 @@ func loadToken(ctx context.Context, spec string, opts LoadOptions) (Signer, erro
 	if !flags[pkcs11.CKA_SENSITIVE] || flags[pkcs11.CKA_EXTRACTABLE] {
 		return fail(errors.New("keys: the token key is extractable or not sensitive: the token could hand it out; generate a key with GenerateToken"))
 	}
-	pubObj, err := findOne(c, anchor, keyTemplate(u, pkcs11.CKO_PUBLIC_KEY), "public key")
+	pubObj, err := findOne(c, anchor, keyTemplate(u, pkcs11.CKO_PUBLIC_KEY), "public key", t.label, key)
 	if err != nil {
 		return fail(err)
 	}
@@ -341,7 +357,7 @@ func loadToken(ctx context.Context, spec string, opts LoadOptions) (Signer, erro
 	if err != nil {
 		return fail(err)
 	}
-	return &tokenSigner{tok: t, anchor: anchor, find: privTmpl, pub: pub, name: u.Token}, nil
+	return &tokenSigner{tok: t, anchor: anchor, find: privTmpl, key: key, pub: pub, name: u.Token}, nil
 }
 
 // tokenSigner signs inside a PKCS#11 token. The anchor session holds the
@@ -354,6 +370,7 @@ type tokenSigner struct {
 	tok    *token // nil after Close
 	anchor pkcs11.SessionHandle
 	find   []*pkcs11.Attribute
+	key    string // keyName of the key find selects
 	pub    ed25519.PublicKey
 	name   string
 }
@@ -375,7 +392,7 @@ func (s *tokenSigner) Sign(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]b
 		return nil, fmt.Errorf("keys: opening a session on token %q: %w", s.name, err)
 	}
 	defer c.CloseSession(sh)
-	key, err := findOne(c, sh, s.find, "private key")
+	key, err := findOne(c, sh, s.find, "private key", s.name, s.key)
 	if err != nil {
 		return nil, err
 	}

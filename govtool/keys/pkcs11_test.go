@@ -133,7 +133,7 @@ func TestSoftHSMKeyNeverLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tok.mod.ctx.CloseSession(sh)
-	priv, err := findOne(tok.mod.ctx, sh, keyTemplate(u, pkcs11.CKO_PRIVATE_KEY), "private key")
+	priv, err := findOne(tok.mod.ctx, sh, keyTemplate(u, pkcs11.CKO_PRIVATE_KEY), "private key", tok.label, keyName(u))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +239,10 @@ func TestSoftHSMErrors(t *testing.T) {
 
 	for name, c := range map[string]struct{ uri, says string }{
 		"no such token":  {h.uri("three", "object=k"), "no initialised token"},
-		"no such key":    {h.uri("one", "object=nope"), "no Ed25519 private key"},
+		"no such key":    {h.uri("one", "object=nope"), `token "one" holds no Ed25519 private key with object="nope"`},
 		"no key named":   {h.uri("one"), "names no key"},
 		"public key":     {h.uri("one", "object=k", "type=public"), "type=public"},
-		"wrong id":       {h.uri("one", "object=k", "id=%00"), "no Ed25519 private key"},
+		"wrong id":       {h.uri("one", "object=k", "id=%00"), `token "one" holds no Ed25519 private key with object="k" id=%00`},
 		"mismatched key": {h.uri("two", "object=k"), "not the expected key"},
 	} {
 		_, err := LoadSigner(ctx, c.uri, LoadOptions{PublicKey: pubOne})
