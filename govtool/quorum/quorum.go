@@ -14,6 +14,7 @@ import (
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/govtool/envelope"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // TypeSignerSet is the "type" of a signer set object.
@@ -96,11 +97,29 @@ func (e *SetError) Error() string {
 // ErrExpired marks a signer set used past its expiry.
 var ErrExpired = errors.New("quorum: signer set expired")
 
-// Parse decodes a signer set strictly and validates it.
+// Parse decodes a signer set strictly (canon.Unmarshal: I-JSON, no unknown
+// fields, round trip), checks it against schemas/signer_set.schema.json and
+// validates it, so that it refuses every file the verifier refuses on its
+// own. It does not check signatures. A schema violation is a
+// *schemas.Error, a broken rule a *SetError.
 func Parse(data []byte) (*SignerSet, error) {
-	var s SignerSet
-	if err := canon.Unmarshal(data, &s); err != nil {
+	doc, err := canon.ParseDocument(data)
+	if err != nil {
 		return nil, fmt.Errorf("quorum: signer set: %w", err)
+	}
+	return ParseDocument(doc)
+}
+
+// ParseDocument is Parse for bytes already parsed with canon.ParseDocument,
+// so that a caller that also checks their form and digests them parses them
+// once. doc.Digest() is then the signer set's digest.
+func ParseDocument(doc *canon.Document) (*SignerSet, error) {
+	var s SignerSet
+	if err := doc.Unmarshal(&s); err != nil {
+		return nil, fmt.Errorf("quorum: signer set: %w", err)
+	}
+	if err := schemas.ValidateDocument(TypeSignerSet, doc); err != nil {
+		return nil, fmt.Errorf("quorum: signer set version %d: %w", s.Version, err)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
