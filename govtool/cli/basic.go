@@ -2,12 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
+	"github.com/ron-kms/ron-kms/govtool/gitrepo"
 )
 
 func newDigestCmd(e *env) *cobra.Command {
@@ -92,30 +93,12 @@ Example:
 	return cmd
 }
 
-// writeFileAtomic writes data to path through a temporary file and rename.
+// writeFileAtomic replaces the file at path with data, keeping its mode
+// (0644 for a new file): gitrepo.WriteFileAtomic.
 func writeFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
+	perm := fs.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
+		perm = fi.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".govtool-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return gitrepo.WriteFileAtomic(path, data, perm)
 }

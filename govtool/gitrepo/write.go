@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -532,7 +533,7 @@ func (r *Repo) writeWorktree(files map[string][]byte, blobs map[string]Hash) err
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return fmt.Errorf("gitrepo: writing %s: %w", p, err)
 		}
-		if err := writeFileAtomic(full, data); err != nil {
+		if err := WriteFileAtomic(full, data, 0o644); err != nil {
 			return fmt.Errorf("gitrepo: writing %s: %w", p, err)
 		}
 		st, err := os.Lstat(full)
@@ -572,24 +573,53 @@ func safeWorktreePath(root, p string) (string, error) {
 	return filepath.Join(root, filepath.FromSlash(p)), nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".gitrepo-*")
+// WriteFileAtomic replaces the file at path with data, so that a reader,
+// or the file system after a crash, finds the old content or the new and
+// never a mix: it writes a temporary file in the same directory, syncs it,
+// renames it over path and syncs the directory, which makes the rename
+// itself durable. The file gets exactly the permission bits of perm (the
+// umask does not apply): to keep an existing file's mode, pass it. A
+// symbolic link at path is replaced, not followed. On error path is left as
+// it was and the temporary file is removed.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".govtool-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
+	if err = tmp.Chmod(perm.Perm()); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
+	if err = tmp.Sync(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be synced there; NTFS journals the rename
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err = d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return d.Close()
 }
 
 func removeEmptyParents(root, dir string) {
