@@ -384,7 +384,13 @@ func rootSet(profile string, a initArgs) (*quorum.SignerSet, error) {
 	if err != nil {
 		return nil, failed(err)
 	}
-	return quorum.Parse(data)
+	// Validate passed, so Parse refuses only what the schema bounds (at
+	// most 64 members): the command line asks for a set the verifier
+	// would refuse.
+	if set, err = quorum.Parse(data); err != nil {
+		return nil, usage("%v", err)
+	}
+	return set, nil
 }
 
 func quorumCount(s *quorum.SignerSet) int {

@@ -170,8 +170,10 @@ func runRotate(ctx context.Context, e *env, rf *repoFlags, a rotateArgs) error {
 	if err != nil {
 		return failed(err)
 	}
+	// Validate passed, so Parse refuses only what the schema bounds (at
+	// most 64 members): --add asks for a set the verifier would refuse.
 	if next, err = quorum.Parse(data); err != nil {
-		return failed(err)
+		return usage("%v", err)
 	}
 	nextD, err := next.Digest()
 	if err != nil {
