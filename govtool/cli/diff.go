@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/govtool/gitrepo"
 	"github.com/ron-kms/ron-kms/govtool/history"
 	"github.com/ron-kms/ron-kms/govtool/policy"
@@ -114,54 +113,6 @@ func genesisPolicyOf(ctx context.Context, repo *gitrepo.Repo, genesis string) (*
 		return nil, failed(fmt.Errorf("%s at the genesis commit: %w", policy.Path, err))
 	}
 	return p, nil
-}
-
-// audit is a repository opened for reading with the root it is verified
-// from: pinned, or — for the auditor's commands, never for verify — taken
-// from the repository with a warning.
-type audit struct {
-	repo   *gitrepo.Repo
-	head   gitrepo.Hash
-	root   string
-	pinned bool
-}
-
-func openAudit(ctx context.Context, e *env, fl *repoFlags, rev string) (*audit, error) {
-	repo, err := gitrepo.Open(fl.dir)
-	if err != nil {
-		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", fl.dir, err))
-	}
-	head, err := resolveRev(repo, rev)
-	if err != nil {
-		return nil, envErr(fmt.Errorf("resolving %s: %w", rev, err))
-	}
-	a := &audit{repo: repo, head: head, root: fl.root}
-	if a.root == "" {
-		a.root = e.getenv(RootEnv)
-	}
-	if a.root != "" {
-		if _, err := canon.ParseDigest(a.root); err != nil {
-			return nil, usage("pinned root %q (--root or $%s): %v", a.root, RootEnv, err)
-		}
-		a.pinned = true
-		return a, nil
-	}
-	if a.root, err = rootFromRepo(ctx, repo, head); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(e.stderr, "govtool: warning: root not pinned; trusting signer-sets/0001.json as found (%s). Pin it with --root or $%s.\n", a.root, RootEnv)
-	return a, nil
-}
-
-// auditErr sorts an error of history.Verify into a verification failure
-// (exit 1) or an environment error (exit 3).
-func auditErr(to gitrepo.Hash, err error) error {
-	var ve *verify.Error
-	if errors.As(err, &ve) || errors.As(err, new(*gitrepo.NotDescendantError)) ||
-		errors.As(err, new(*gitrepo.TreeEntryError)) || errors.As(err, new(*gitrepo.FileTooLargeError)) {
-		return failed(fmt.Errorf("the history to %s does not verify: %w", to.Short(), err))
-	}
-	return envErr(fmt.Errorf("verifying %s: %w", to.Short(), err))
 }
 
 func statusMap(v *verify.Verifier, at time.Time) map[string]verify.ProposalStatus {

@@ -73,6 +73,95 @@ func (f *repoFlags) load(ctx context.Context, e *env) (*loaded, error) {
 	return &loaded{repo: a.repo, v: v, head: a.head, pinned: a.pinned, now: now}, nil
 }
 
+// audit is a repository opened for reading at a commit, with the root it
+// is verified from: pinned (--root or $GOVTOOL_ROOT_DIGEST), or — for the auditor's
+// commands, never for verify — taken from the repository with a warning.
+type audit struct {
+	repo   *gitrepo.Repo
+	head   gitrepo.Hash
+	root   string // "" from openRepo when no root is pinned
+	pinned bool
+}
+
+// openRepo opens the governance repository, resolves rev and reads the
+// pinned root: the steps every command that reads the repository shares.
+// Without a pinned root a.root is "": what then is the caller's choice
+// (openAudit trusts the repository's own copy, verify refuses).
+func openRepo(e *env, fl *repoFlags, rev string) (*audit, error) {
+	repo, err := gitrepo.Open(fl.dir)
+	if err != nil {
+		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", fl.dir, err))
+	}
+	head, err := resolveRev(repo, rev)
+	if err != nil {
+		return nil, envErr(fmt.Errorf("resolving %s: %w", rev, err))
+	}
+	a := &audit{repo: repo, head: head, root: fl.root}
+	if a.root == "" {
+		a.root = e.getenv(RootEnv)
+	}
+	if a.root != "" {
+		if _, err := canon.ParseDigest(a.root); err != nil {
+			return nil, usage("pinned root %q (--root or $%s): %v", a.root, RootEnv, err)
+		}
+		a.pinned = true
+	}
+	return a, nil
+}
+
+// openAudit is openRepo for the auditor's commands: without a pinned root it
+// trusts signer-sets/0001.json as found in the repository and says so on
+// stderr.
+func openAudit(ctx context.Context, e *env, fl *repoFlags, rev string) (*audit, error) {
+	a, err := openRepo(e, fl, rev)
+	if err != nil || a.pinned {
+		return a, err
+	}
+	if a.root, err = rootFromRepo(ctx, a.repo, a.head); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stderr, "govtool: warning: root not pinned; trusting signer-sets/0001.json as found (%s). Pin it with --root or $%s.\n", a.root, RootEnv)
+	return a, nil
+}
+
+// verifyFailure returns the verification failure (exit 1) that err, an
+// error of history.Verify, reports, or nil when err is an environment error
+// (exit 3). It is the one list of the errors that count as verification
+// failures: the verifier's own, and the gitrepo errors that put the fault
+// in the history rather than in the machine, which it states as a
+// *verify.Error. A gitrepo error does not know the commit it was met in:
+// Commit is then "" (verify's fail fills it in).
+func verifyFailure(err error) *verify.Error {
+	var (
+		ve *verify.Error
+		nd *gitrepo.NotDescendantError
+		te *gitrepo.TreeEntryError
+		fe *gitrepo.FileTooLargeError
+	)
+	switch {
+	case errors.As(err, &ve):
+		return ve
+	case errors.As(err, &nd):
+		return &verify.Error{Reason: verify.ReasonNotFastForward, Commit: nd.To.String(),
+			Msg: fmt.Sprintf("HEAD %s is not a fast-forward of the verified commit %s", nd.To.Short(), nd.From.Short())}
+	case errors.As(err, &te):
+		return &verify.Error{Reason: verify.ReasonMalformed, Path: te.Path, Msg: "governance paths hold only regular files in well-formed trees", Err: err}
+	case errors.As(err, &fe):
+		return &verify.Error{Reason: verify.ReasonMalformed, Path: fe.Path, Msg: "a governance file too large to read", Err: err}
+	}
+	return nil
+}
+
+// auditErr sorts an error of history.Verify towards `to` into a
+// verification failure (exit 1) or an environment error (exit 3), by
+// verifyFailure.
+func auditErr(to gitrepo.Hash, err error) error {
+	if verifyFailure(err) != nil {
+		return failed(fmt.Errorf("the history to %s does not verify: %w", to.Short(), err))
+	}
+	return envErr(fmt.Errorf("verifying %s: %w", to.Short(), err))
+}
+
 // rootFromRepo finds the digest of signer-sets/0001.json in the first commit
 // on HEAD's first-parent chain that has it.
 func rootFromRepo(ctx context.Context, repo *gitrepo.Repo, head gitrepo.Hash) (string, error) {

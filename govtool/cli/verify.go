@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/govtool/gitrepo"
 	"github.com/ron-kms/ron-kms/govtool/history"
 	"github.com/ron-kms/ron-kms/govtool/verify"
@@ -147,15 +146,12 @@ func verifyRepo(ctx context.Context, e *env, fl *verifyFlags) (*verifyOutcome, e
 	if err != nil {
 		return nil, err
 	}
-	repo, err := gitrepo.Open(fl.dir)
+	a, err := openRepo(e, &fl.repoFlags, "HEAD")
 	if err != nil {
-		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", fl.dir, err))
+		return nil, err
 	}
-	head, err := repo.Resolve("HEAD")
-	if err != nil {
-		return nil, envErr(fmt.Errorf("resolving HEAD: %w", err))
-	}
-	o := &verifyOutcome{repo: repo, head: head, now: now}
+	repo, head, root := a.repo, a.head, a.root
+	o := &verifyOutcome{repo: repo, head: head, pinned: a.pinned, now: now}
 	if fl.base != "" {
 		o.base, err = resolveRev(repo, fl.base)
 		if errors.Is(err, gitrepo.ErrNotFound) {
@@ -165,18 +161,10 @@ func verifyRepo(ctx context.Context, e *env, fl *verifyFlags) (*verifyOutcome, e
 			return nil, envErr(fmt.Errorf("resolving --base %s: %w", fl.base, err))
 		}
 	}
-	root := fl.root
-	if root == "" {
-		root = e.getenv(RootEnv)
-	}
 	switch {
-	case root != "" && fl.rootFromRepoUnsafe:
+	case a.pinned && fl.rootFromRepoUnsafe:
 		return nil, usage("--root-from-repo-unsafe with a pinned root: drop one of them")
-	case root != "":
-		if _, err := canon.ParseDigest(root); err != nil {
-			return nil, usage("pinned root %q (--root or $%s): %v", root, RootEnv, err)
-		}
-		o.pinned = true
+	case a.pinned:
 	case fl.rootFromRepoUnsafe:
 		if root, err = rootFromRepo(ctx, repo, head); err != nil {
 			return nil, err
@@ -244,32 +232,26 @@ func verifyRepo(ctx context.Context, e *env, fl *verifyFlags) (*verifyOutcome, e
 }
 
 // fail records err from history.Verify (verifying towards `to`) as the
-// verification failure, or returns it as an environment error.
+// verification failure, or returns it as an environment error
+// (verifyFailure sorts them). It adds what the gitrepo errors do not say:
+// the commit the failure was met in, and why HEAD is not a fast-forward.
 func (o *verifyOutcome) fail(ctx context.Context, err error, to gitrepo.Hash) error {
-	var (
-		ve *verify.Error
-		nd *gitrepo.NotDescendantError
-		te *gitrepo.TreeEntryError
-		fe *gitrepo.FileTooLargeError
-	)
-	switch {
-	case errors.As(err, &ve):
-		o.err = ve
-	case errors.As(err, &nd):
-		msg := fmt.Sprintf("HEAD %s is not a fast-forward of the verified commit %s: ", nd.To.Short(), nd.From.Short())
-		if ok, aerr := o.repo.IsAncestor(ctx, nd.From, nd.To); aerr == nil && ok {
-			msg += "it reaches it only through a merge's second parent; rebase onto it so that it stays on the first-parent history"
-		} else {
-			msg += "the history was rewritten (force-push or rollback) or does not build on it"
-		}
-		o.err = &verify.Error{Reason: verify.ReasonNotFastForward, Commit: nd.To.String(), Msg: msg}
-	case errors.As(err, &te):
-		o.err = &verify.Error{Reason: verify.ReasonMalformed, Path: te.Path, Commit: o.nextCommit(ctx, to), Msg: "governance paths hold only regular files in well-formed trees", Err: err}
-	case errors.As(err, &fe):
-		o.err = &verify.Error{Reason: verify.ReasonMalformed, Path: fe.Path, Commit: o.nextCommit(ctx, to), Msg: "a governance file too large to read", Err: err}
-	default:
+	ve := verifyFailure(err)
+	if ve == nil {
 		return envErr(fmt.Errorf("verifying %s: %w", to.Short(), err))
 	}
+	var nd *gitrepo.NotDescendantError
+	switch {
+	case errors.As(err, &nd):
+		if ok, aerr := o.repo.IsAncestor(ctx, nd.From, nd.To); aerr == nil && ok {
+			ve.Msg += ": it reaches it only through a merge's second parent; rebase onto it so that it stays on the first-parent history"
+		} else {
+			ve.Msg += ": the history was rewritten (force-push or rollback) or does not build on it"
+		}
+	case ve.Commit == "":
+		ve.Commit = o.nextCommit(ctx, to)
+	}
+	o.err = ve
 	return nil
 }
 
