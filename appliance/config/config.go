@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ron-kms/ron-kms/appliance/backend"
+	"github.com/ron-kms/ron-kms/appliance/backend/sealedfile"
 	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/schemas"
 )
@@ -234,28 +235,29 @@ func (c *Config) resolve(base string) {
 	}
 }
 
-// CheckSecretFile checks, without reading it, that a secret file exists,
-// is not empty, and passes backend.CheckSecretFile: the rule the sealed-file
-// backend applies to its passphrase file when it opens it.
+// CheckSecretFile checks the sealed-file backend's passphrase file by the
+// backend's own rule, sealedfile.CheckPassphraseFile: a regular file that
+// only its owner may access, not empty once one trailing line break is
+// dropped, at most 1024 bytes. A file check-config passes is one the backend
+// opens, and a file it refuses is refused for the same reason. It reads the
+// file and keeps nothing.
 func CheckSecretFile(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("config: secret file: %w", err)
-	}
-	if err := backend.CheckSecretFile(path, fi); err != nil {
-		return fmt.Errorf("config: secret file %w", err)
-	}
-	if fi.Size() == 0 {
-		return fmt.Errorf("config: secret file %s is empty", path)
-	}
-	return nil
+	return sealedfile.CheckPassphraseFile(path)
 }
 
 // ReadSecretFile reads a secret from a file that only its owner may read
-// (CheckSecretFile), less trailing line breaks; it must be at least 16 bytes.
+// (backend.CheckSecretFile), less trailing line breaks; it must be at least
+// 16 bytes.
 func ReadSecretFile(path string) ([]byte, error) {
-	if err := CheckSecretFile(path); err != nil {
-		return nil, err
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: secret file: %w", err)
+	}
+	if err := backend.CheckSecretFile(path, fi); err != nil {
+		return nil, fmt.Errorf("config: secret file %w", err)
+	}
+	if fi.Size() == 0 {
+		return nil, fmt.Errorf("config: secret file %s is empty", path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -129,3 +129,51 @@ func TestApplianceIDRule(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSecretFile: check-config's passphrase check is the sealed-file
+// backend's rule, so a file holding only a line break, which the backend
+// refuses as empty, is refused before start with the same reason.
+func TestCheckSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, content string
+		mode          os.FileMode
+		wantErr       string // "" means accepted
+	}{
+		{"passphrase", "correct horse\n", 0o600, ""},
+		{"no line break", "pw", 0o400, ""},
+		{"second line break is the passphrase", "\n\n", 0o600, ""},
+		{"empty", "", 0o600, "is empty"},
+		{"newline only", "\n", 0o600, "is empty"},
+		{"crlf only", "\r\n", 0o600, "is empty"},
+		{"readable by others", "pw\n", 0o644, "chmod 600"},
+		{"too long", strings.Repeat("x", 1025), 0o600, "longer than 1024 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckSecretFile(p)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+			// The reason is the backend's own, naming the file.
+			if !strings.Contains(err.Error(), "passphrase file "+p) {
+				t.Errorf("%v does not name the passphrase file", err)
+			}
+		})
+	}
+	if err := CheckSecretFile(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing passphrase file accepted")
+	}
+}

@@ -26,10 +26,11 @@
 //
 // The passphrase is read from Config.PassphraseFile, never from a flag or an
 // environment value. The file must be a regular file that group and others
-// cannot access (chmod 600; backend.CheckSecretFile, the rule the
-// appliance's check-config applies too) and must not be empty; one trailing
-// "\n" (or "\r\n") is not part of the passphrase. A passphrase longer than
-// 1024 bytes is refused.
+// cannot access (chmod 600; backend.CheckSecretFile) and must not be empty;
+// one trailing "\n" (or "\r\n") is not part of the passphrase, so a file
+// holding only a line break is empty. A passphrase longer than 1024 bytes is
+// refused. CheckPassphraseFile applies this whole rule without opening the
+// backend: the appliance's check-config runs it.
 //
 // # On-disk format
 //

@@ -606,6 +606,16 @@ func prepareDir(dir string) error {
 	return nil
 }
 
+// CheckPassphraseFile checks the passphrase file name by the rule Open
+// applies to it (see the package documentation) and keeps nothing: the
+// check to run before starting, so that a file Open would refuse is refused
+// with the same reason. A passphrase that is only a line break is empty.
+func CheckPassphraseFile(name string) error {
+	p, err := readPassphrase(name)
+	clear(p[:cap(p)])
+	return err
+}
+
 // readPassphrase reads the passphrase file, which must be a regular file
 // private to its owner (backend.CheckSecretFile) and not empty. One trailing "\n" or "\r\n" is dropped.
 func readPassphrase(name string) ([]byte, error) {

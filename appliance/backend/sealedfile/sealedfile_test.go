@@ -252,6 +252,11 @@ func TestPassphraseFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t)
 			c.PassphraseFile = writePassphrase(t, tc.content, tc.mode)
+			// CheckPassphraseFile, the check before start, agrees with Open.
+			checkErr := CheckPassphraseFile(c.PassphraseFile)
+			if (checkErr == nil) != (tc.wantErr == "") || (checkErr != nil && !strings.Contains(checkErr.Error(), tc.wantErr)) {
+				t.Errorf("CheckPassphraseFile: %v, want an error containing %q", checkErr, tc.wantErr)
+			}
 			b, err := Open(ctx, c)
 			if tc.wantErr == "" {
 				if err != nil {
