@@ -140,6 +140,18 @@ func (e *Engine) mldsaKey(ctx context.Context, label string) (*mldsa65.PublicKey
 	return pub, priv, nil
 }
 
+// mldsaSigningKey derives label's ML-DSA-65 private key for one signature
+// and pairs it with kp.mldsa, the public key published for the version, under
+// which pq checks each signature before it is released: a seed that comes
+// back different from the one the key was loaded with fails closed too.
+func (e *Engine) mldsaSigningKey(ctx context.Context, kp *keyPub, label string) (*pq.MLDSAKey, *Reject) {
+	_, priv, rej := e.mldsaKey(ctx, label)
+	if rej != nil {
+		return nil, rej
+	}
+	return &pq.MLDSAKey{Public: kp.mldsa, Private: priv}, nil
+}
+
 // reconcile makes sure the backend holds ks's current version (generating
 // it if policy names it and the backend lacks it) and that continuity
 // proofs exist for the versions the backend holds. Problems are recorded in
@@ -247,11 +259,11 @@ func (e *Engine) continuity(ctx context.Context, ks *keyState, v int) ([]byte, *
 		label, role string
 		p           *keyPub
 	}{{oldL, RoleOldMLDSA, oldP}, {newL, RoleNewMLDSA, newP}} {
-		_, priv, rej := e.mldsaKey(ctx, side.label)
+		ml, rej := e.mldsaSigningKey(ctx, side.p, side.label)
 		if rej != nil {
 			return nil, rej
 		}
-		sig, err := pq.SignForMode(pq.ModePQOnly, oldP.compAlg, priv, nil, msg, nil)
+		sig, err := pq.SignForMode(pq.ModePQOnly, oldP.compAlg, ml, nil, msg, nil)
 		if err != nil {
 			return nil, rejectf(ReasonBackendError, "continuity proof of %s: ML-DSA signing with %s: %v", newL, side.label, err)
 		}

@@ -290,7 +290,11 @@ func (e *Engine) start(id string, rec *audit.Record) (*state, *Reject) {
 // (pq.SignForMode); hybrid_or and hybrid_and, the composite signature of
 // the key's composite algorithm (the same standard signature in both);
 // pq_only, ML-DSA-65 alone. The ML-DSA key is derived from
-// backend.DeriveSeed(MLDSAInfo(label)).
+// backend.DeriveSeed(MLDSAInfo(label)). Every signature is verified before
+// it is released — the traditional one under the backend signer's public
+// key, the ML-DSA-65 one under the key's published ML-DSA-65 public key,
+// both halves of a composite — and one that does not verify is refused as
+// backend_error.
 //
 // Checks, in order: ready; request id; tenant, key and version in policy
 // (key_not_found, key_superseded); key_revoked; alg_mismatch; the Alg the
@@ -355,18 +359,18 @@ func (e *Engine) sign(ctx context.Context, token string, req SignRequest, rec *a
 		}
 	case pq.ModePQOnly:
 		res.PublicKey, res.KeyID = kp.mldsaBytes, kp.mldsaID
-		_, priv, rej := e.mldsaKey(ctx, t.label)
+		ml, rej := e.mldsaSigningKey(ctx, kp, t.label)
 		if rej != nil {
 			return nil, rej
 		}
-		res.Signature, err = pq.SignForMode(f.mode, f.compAlg, priv, nil, req.Message, req.Context)
+		res.Signature, err = pq.SignForMode(f.mode, f.compAlg, ml, nil, req.Message, req.Context)
 	default:
 		res.PublicKey, res.KeyID = kp.composite, kp.compID
-		_, priv, rej := e.mldsaKey(ctx, t.label)
+		ml, rej := e.mldsaSigningKey(ctx, kp, t.label)
 		if rej != nil {
 			return nil, rej
 		}
-		res.Signature, err = pq.SignForMode(f.mode, f.compAlg, priv, signer, req.Message, req.Context)
+		res.Signature, err = pq.SignForMode(f.mode, f.compAlg, ml, signer, req.Message, req.Context)
 	}
 	switch {
 	case errors.Is(err, pq.ErrPrefixedMessage):

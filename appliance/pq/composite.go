@@ -17,6 +17,12 @@
 // ML-DSA-65 half is derived in process from a 32-byte seed the backend
 // computes (KeyFromSeed). Nothing here stores or exports private keys.
 //
+// Every signature made here is verified before it is returned, both halves
+// of a composite one included: the traditional half under its signer's
+// public key, the ML-DSA-65 half under MLDSAKey.Public. One that does not
+// verify is never returned (ErrSignerFault), so a fault in signing cannot
+// release a signature that leaks the key or fails for every verifier.
+//
 // All functions are safe for concurrent use and have no effects beyond the
 // signers they are given and the randomness of hedged signing. Verification
 // is a pure function of its arguments and never panics on any input.
@@ -77,6 +83,35 @@ func PublicKey(alg Alg, mldsaPub *mldsa65.PublicKey, tradPub crypto.PublicKey) (
 	return append(out, tb...), nil
 }
 
+// MLDSAKey is the ML-DSA-65 half of a signing key. Private signs; every
+// signature it makes is verified under Public before it is released, as the
+// traditional half is verified under its signer's public key.
+//
+// Public should be the key verifiers will use — the one published for the
+// key version — rather than one re-derived from Private: then a private key
+// derived from the wrong seed is caught too, and signing costs no second
+// key derivation. A Public that does not belong to Private makes every
+// signature fail with ErrSignerFault.
+type MLDSAKey struct {
+	Public  *mldsa65.PublicKey
+	Private *mldsa65.PrivateKey
+}
+
+// zeroMLDSA65 is the zero public key, which mldsa65.Verify cannot take
+// (it dereferences the key's expanded matrix).
+var zeroMLDSA65 mldsa65.PublicKey
+
+// check returns ErrKeyType unless both halves of k are set.
+func (k *MLDSAKey) check() error {
+	switch {
+	case k == nil || k.Private == nil:
+		return fmt.Errorf("%w: nil ML-DSA-65 private key", ErrKeyType)
+	case k.Public == nil || k.Public.Equal(&zeroMLDSA65):
+		return fmt.Errorf("%w: nil or zero ML-DSA-65 public key", ErrKeyType)
+	}
+	return nil
+}
+
 // SplitPublicKey parses an encoded public key of alg into its ML-DSA-65 key
 // and its traditional key (ed25519.PublicKey or *ecdsa.PublicKey; nil for
 // MLDSA65). A key of the wrong length, or a P-256 point that is not on the
@@ -118,24 +153,27 @@ func SplitSignature(alg Alg, sig []byte) (mldsaSig, tradSig []byte, err error) {
 }
 
 // Sign returns the composite signature of msg under ctx for the composite
-// algorithm alg. The ML-DSA-65 half is hedged (randomized, the FIPS 204
-// default), so two signatures of one message differ. The traditional half is
-// made by trad: an Ed25519 signer is given crypto.Hash(0) and all of M', a
-// P-256 signer crypto.SHA256 and SHA-256(M') and must return ASN.1 DER.
+// algorithm alg. The ML-DSA-65 half is made by ml.Private and hedged
+// (randomized, the FIPS 204 default), so two signatures of one message
+// differ. The traditional half is made by trad: an Ed25519 signer is given
+// crypto.Hash(0) and all of M', a P-256 signer crypto.SHA256 and
+// SHA-256(M') and must return ASN.1 DER. Both halves are verified before
+// the signature is returned.
 //
 // Errors: ErrUnknownAlg, ErrModeAlg (alg is not composite), ErrKeyType (nil
 // key, or trad's public key does not fit alg), ErrContextTooLong, the
-// signer's own error wrapped, and ErrSignerFault when trad returns something
-// that does not verify under its own public key.
-func Sign(alg Alg, mldsa *mldsa65.PrivateKey, trad crypto.Signer, msg, ctx []byte) ([]byte, error) {
+// signer's own error wrapped, and ErrSignerFault when a half does not
+// verify: the ML-DSA-65 half under ml.Public, the traditional half under
+// trad's own public key.
+func Sign(alg Alg, ml *MLDSAKey, trad crypto.Signer, msg, ctx []byte) ([]byte, error) {
 	p, err := lookupComposite(alg)
 	if err != nil {
 		return nil, err
 	}
-	if mldsa == nil {
-		return nil, fmt.Errorf("%w: nil ML-DSA-65 private key", ErrKeyType)
+	if err := ml.check(); err != nil {
+		return nil, err
 	}
-	return signComposite(p, mldsa65Signer(mldsa, true), trad, msg, ctx)
+	return signComposite(p, ml, trad, msg, ctx)
 }
 
 // Verify checks sig on msg under ctx by pub the way the standard does: for a
@@ -166,20 +204,44 @@ func messageRepresentative(p *params, msg, ctx []byte) []byte {
 	return append(m, ph[:]...)
 }
 
-// mldsaSignFunc signs msg under ctx with one ML-DSA key.
-type mldsaSignFunc func(msg, ctx []byte) ([]byte, error)
-
-func mldsa65Signer(sk *mldsa65.PrivateKey, randomized bool) mldsaSignFunc {
-	return func(msg, ctx []byte) ([]byte, error) {
-		sig := make([]byte, mldsa65.SignatureSize)
-		if err := mldsa65.SignTo(sk, msg, ctx, randomized, sig); err != nil {
-			return nil, fmt.Errorf("pq: ML-DSA-65 signing: %w", err)
-		}
-		return sig, nil
-	}
+// mldsaSigner makes the ML-DSA half of a signature: sign signs msg under
+// ctx, verify checks a signature under the public key it must verify with.
+// *MLDSAKey is the one implementation outside tests.
+type mldsaSigner interface {
+	sign(msg, ctx []byte) ([]byte, error)
+	verify(msg, ctx, sig []byte) bool
 }
 
-func signComposite(p *params, mlSign mldsaSignFunc, trad crypto.Signer, msg, ctx []byte) ([]byte, error) {
+// sign makes a hedged ML-DSA-65 signature with k.Private.
+func (k *MLDSAKey) sign(msg, ctx []byte) ([]byte, error) {
+	sig := make([]byte, mldsa65.SignatureSize)
+	if err := mldsa65.SignTo(k.Private, msg, ctx, true, sig); err != nil {
+		return nil, fmt.Errorf("pq: ML-DSA-65 signing: %w", err)
+	}
+	return sig, nil
+}
+
+// verify checks sig under k.Public.
+func (k *MLDSAKey) verify(msg, ctx, sig []byte) bool {
+	return len(sig) == mldsa65.SignatureSize && mldsa65.Verify(k.Public, msg, ctx, sig)
+}
+
+// signMLDSA signs m under ctx with ml and checks the result before
+// returning it, as signTrad does for the traditional half.
+func signMLDSA(p *params, ml mldsaSigner, m, ctx []byte) ([]byte, error) {
+	sig, err := ml.sign(m, ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ml.verify(m, ctx, sig) {
+		return nil, fmt.Errorf("%w (%s, %d bytes)", ErrSignerFault, p.ml.name, len(sig))
+	}
+	return sig, nil
+}
+
+// signComposite signs msg under ctx with both halves of p, checking each
+// before it is released.
+func signComposite(p *params, ml mldsaSigner, trad crypto.Signer, msg, ctx []byte) ([]byte, error) {
 	if len(ctx) > MaxContextSize {
 		return nil, ErrContextTooLong
 	}
@@ -188,7 +250,7 @@ func signComposite(p *params, mlSign mldsaSignFunc, trad crypto.Signer, msg, ctx
 		return nil, err
 	}
 	m := messageRepresentative(p, msg, ctx)
-	mlSig, err := mlSign(m, []byte(p.label))
+	mlSig, err := signMLDSA(p, ml, m, []byte(p.label))
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ var compositeAlgs = []Alg{MLDSA65Ed25519, MLDSA65ECDSAP256}
 type key struct {
 	alg  Alg
 	pub  []byte
-	ml   *mldsa65.PrivateKey
+	ml   *MLDSAKey
 	trad crypto.Signer
 }
 
@@ -30,8 +30,8 @@ func vectorKey(t testing.TB, alg Alg) key {
 	t.Helper()
 	_, byID := loadVectors(t)
 	v := byID[string(alg)]
-	_, msk, trad := vectorKeys(t, v)
-	return key{alg: alg, pub: v.PK, ml: msk, trad: trad}
+	mpk, msk, trad := vectorKeys(t, v)
+	return key{alg: alg, pub: v.PK, ml: &MLDSAKey{Public: mpk, Private: msk}, trad: trad}
 }
 
 func mustSign(t testing.TB, k key, msg, ctx []byte) []byte {
@@ -178,7 +178,7 @@ func TestVerifyRejects(t *testing.T) {
 				// Same keys, same construction, another algorithm's label.
 				p := *algs[alg]
 				p.label = "COMPSIG-MLDSA65-Ed448-SHAKE256"
-				forged, err := signComposite(&p, mldsa65Signer(k.ml, true), k.trad, msg, ctx)
+				forged, err := signComposite(&p, k.ml, k.trad, msg, ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -312,7 +312,7 @@ func TestSignErrors(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		alg  Alg
-		ml   *mldsa65.PrivateKey
+		ml   *MLDSAKey
 		trad crypto.Signer
 		want error
 	}{
@@ -371,6 +371,109 @@ func TestSignErrors(t *testing.T) {
 	}
 	if wantLen := len(messageRepresentative(algs[MLDSA65Ed25519], msg, ctx)); gotOpts.HashFunc() != 0 || gotLen != wantLen {
 		t.Errorf("Ed25519 signer got %v and %d bytes, want Hash(0) and all %d bytes of M'", gotOpts.HashFunc(), gotLen, wantLen)
+	}
+}
+
+// faultyMLDSA signs with its key, then hands back whatever fault makes of
+// the signature; it checks under the key's public key as MLDSAKey does.
+type faultyMLDSA struct {
+	*MLDSAKey
+	fault func(sig []byte) ([]byte, error)
+}
+
+func (f faultyMLDSA) sign(msg, ctx []byte) ([]byte, error) {
+	sig, err := f.MLDSAKey.sign(msg, ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.fault(sig)
+}
+
+// TestMLDSAFaultNotReleased: an ML-DSA-65 signature that does not verify is
+// never returned, composite or plain — the ML-DSA half is checked before
+// release as the traditional half is — and the traditional signer is not
+// asked to sign beside it.
+func TestMLDSAFaultNotReleased(t *testing.T) {
+	boom := errors.New("fault")
+	faults := []struct {
+		name  string
+		fault func([]byte) ([]byte, error)
+		want  error
+	}{
+		{"one bit flipped", func(s []byte) ([]byte, error) { return flip(s, len(s)/2), nil }, ErrSignerFault},
+		{"first byte flipped", func(s []byte) ([]byte, error) { return flip(s, 0), nil }, ErrSignerFault},
+		{"zeroed", func(s []byte) ([]byte, error) { return make([]byte, len(s)), nil }, ErrSignerFault},
+		{"truncated", func(s []byte) ([]byte, error) { return s[:len(s)-1], nil }, ErrSignerFault},
+		{"trailing byte", func(s []byte) ([]byte, error) { return append(s, 0), nil }, ErrSignerFault},
+		{"unchanged", func(s []byte) ([]byte, error) { return s, nil }, nil},
+		{"signing error", func([]byte) ([]byte, error) { return nil, boom }, boom},
+	}
+	for _, alg := range append(compositeAlgs, MLDSA65) {
+		k := vectorKey(t, alg)
+		p := algs[alg]
+		for _, f := range faults {
+			t.Run(string(alg)+"/"+f.name, func(t *testing.T) {
+				ml := faultyMLDSA{k.ml, f.fault}
+				var sig []byte
+				var err error
+				if alg == MLDSA65 {
+					sig, err = signMLDSA(p, ml, msg, ctx)
+				} else {
+					tradCalls := 0
+					trad := faultySigner{pub: k.trad.Public(), sign: func(d []byte, o crypto.SignerOpts) ([]byte, error) {
+						tradCalls++
+						return k.trad.Sign(rand.Reader, d, o)
+					}}
+					sig, err = signComposite(p, ml, trad, msg, ctx)
+					if err != nil && tradCalls != 0 {
+						t.Errorf("the traditional signer signed %d times beside a failed ML-DSA half", tradCalls)
+					}
+				}
+				if f.want == nil {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := VerifyForMode(map[bool]Mode{true: ModePQOnly, false: ModeHybridAnd}[alg == MLDSA65], alg, k.pub, msg, ctx, sig); err != nil {
+						t.Fatalf("released signature does not verify: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, f.want) || sig != nil {
+					t.Fatalf("got %d bytes, err = %v; want nothing and %v", len(sig), err, f.want)
+				}
+			})
+		}
+	}
+}
+
+// TestMLDSAKeyMismatch: through the public API, an ML-DSA-65 private key
+// paired with a public key that is not its own (a seed derived wrongly)
+// signs nothing in any mode that uses it; a missing or zero public key is a
+// key-type error, not a panic.
+func TestMLDSAKeyMismatch(t *testing.T) {
+	_, otherPriv := KeyFromSeed([32]byte{0xee})
+	for _, alg := range append(compositeAlgs, MLDSA65) {
+		k := vectorKey(t, alg)
+		modes := []Mode{ModeHybridAnd, ModeHybridOr, ModePQOnly}
+		if alg == MLDSA65 {
+			modes = []Mode{ModePQOnly}
+		}
+		for _, m := range modes {
+			wrong := &MLDSAKey{Public: k.ml.Public, Private: otherPriv}
+			sig, err := SignForMode(m, alg, wrong, k.trad, msg, ctx)
+			if !errors.Is(err, ErrSignerFault) || sig != nil {
+				t.Errorf("%s %s, foreign private key: got %d bytes, err = %v; want ErrSignerFault", alg, m, len(sig), err)
+			}
+			for name, bad := range map[string]*MLDSAKey{
+				"nil public":  {Private: k.ml.Private},
+				"zero public": {Public: new(mldsa65.PublicKey), Private: k.ml.Private},
+				"nil private": {Public: k.ml.Public},
+			} {
+				if _, err := SignForMode(m, alg, bad, k.trad, msg, ctx); !errors.Is(err, ErrKeyType) {
+					t.Errorf("%s %s, %s: err = %v, want ErrKeyType", alg, m, name, err)
+				}
+			}
+		}
 	}
 }
 

@@ -26,8 +26,10 @@ var (
 	// with the composite prefix, since a signature on it could be one
 	// component stripped from a composite signature.
 	ErrPrefixedMessage = errors.New("pq: message begins with the composite signature prefix")
-	// ErrSignerFault: the crypto.Signer returned something that is not a
-	// valid signature under its own public key. Fail the request closed.
+	// ErrSignerFault: a half of a signature did not verify before release —
+	// the crypto.Signer returned something that is not a valid signature
+	// under its own public key, or the ML-DSA-65 signature does not verify
+	// under MLDSAKey.Public. Fail the request closed.
 	ErrSignerFault = errors.New("pq: signer returned an invalid signature")
 )
 

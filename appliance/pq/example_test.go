@@ -19,7 +19,7 @@ func Example() {
 		panic(err)
 	}
 	msg, ctx := []byte("release v1.2.3"), []byte("ron-kms/tenant-a")
-	sig, err := pq.SignForMode(pq.DefaultMode, pq.MLDSA65Ed25519, mlKey, edKey, msg, ctx)
+	sig, err := pq.SignForMode(pq.DefaultMode, pq.MLDSA65Ed25519, &pq.MLDSAKey{Public: mlPub, Private: mlKey}, edKey, msg, ctx)
 	if err != nil {
 		panic(err)
 	}

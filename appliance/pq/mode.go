@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"fmt"
-
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 )
 
 // Mode is a tenant's PQ mode (DESIGN §3). A tenant keeps one key across
@@ -167,12 +165,13 @@ func verifyForMode(mode Mode, p *params, pub, msg, ctx, sig []byte) (Result, err
 // SignForMode signs msg under ctx as mode requires (see Mode): in off, trad
 // alone signs the bare message (ctx must be empty); in hybrid_or and
 // hybrid_and, Sign makes a composite signature — the same standard
-// signature in both; in pq_only, mldsa alone signs the bare message with ctx
-// (hedged). A key the mode does not use may be nil.
+// signature in both; in pq_only, ml alone signs the bare message with ctx
+// (hedged). A key the mode does not use may be nil. Whatever is made is
+// verified before it is returned, as Sign does.
 //
 // Errors: as Sign, plus ErrUnknownMode, ErrModeAlg, ErrContextUnsupported,
 // and ErrPrefixedMessage in off and pq_only.
-func SignForMode(mode Mode, alg Alg, mldsa *mldsa65.PrivateKey, trad crypto.Signer, msg, ctx []byte) ([]byte, error) {
+func SignForMode(mode Mode, alg Alg, ml *MLDSAKey, trad crypto.Signer, msg, ctx []byte) ([]byte, error) {
 	p, err := lookup(alg)
 	if err != nil {
 		return nil, err
@@ -194,12 +193,12 @@ func SignForMode(mode Mode, alg Alg, mldsa *mldsa65.PrivateKey, trad crypto.Sign
 		if hasPrefix(msg) {
 			return nil, ErrPrefixedMessage
 		}
-		if mldsa == nil {
-			return nil, fmt.Errorf("%w: nil ML-DSA-65 private key", ErrKeyType)
+		if err := ml.check(); err != nil {
+			return nil, err
 		}
-		return mldsa65Signer(mldsa, true)(msg, ctx)
+		return signMLDSA(p, ml, msg, ctx)
 	default:
-		return Sign(alg, mldsa, trad, msg, ctx)
+		return Sign(alg, ml, trad, msg, ctx)
 	}
 }
 

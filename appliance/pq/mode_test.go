@@ -74,7 +74,7 @@ func TestModeSignatureShapes(t *testing.T) {
 		t.Error("off: not a plain Ed25519 signature of the message")
 	}
 	pq, _ := SignForMode(ModePQOnly, k.alg, k.ml, nil, msg, ctx)
-	if !mldsa65.Verify(k.ml.Public().(*mldsa65.PublicKey), msg, ctx, pq) {
+	if !mldsa65.Verify(k.ml.Public, msg, ctx, pq) {
 		t.Error("pq_only: not a plain ML-DSA-65 signature of the message")
 	}
 	for _, m := range []Mode{ModeHybridOr, ModeHybridAnd} {

@@ -130,9 +130,9 @@ func TestVectors(t *testing.T) {
 				// Ed25519 part is byte-exact.
 				var sig []byte
 				if alg == MLDSA65 {
-					sig, err = SignForMode(ModePQOnly, alg, msk, nil, f.M, c.ctx)
+					sig, err = SignForMode(ModePQOnly, alg, &MLDSAKey{Public: mpk, Private: msk}, nil, f.M, c.ctx)
 				} else {
-					sig, err = Sign(alg, msk, trad, f.M, c.ctx)
+					sig, err = Sign(alg, &MLDSAKey{Public: mpk, Private: msk}, trad, f.M, c.ctx)
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -163,10 +163,7 @@ func TestVectors(t *testing.T) {
 		if !bytes.Equal(pk, v.PK) {
 			t.Fatal("public key derived from sk differs from pk")
 		}
-		sign44 := func(msg, ctx []byte) ([]byte, error) {
-			sig := make([]byte, mldsa44.SignatureSize)
-			return sig, mldsa44.SignTo(msk, msg, ctx, true, sig)
-		}
+		sign44 := mldsa44Key{mpk, msk}
 		for _, c := range []struct {
 			name     string
 			ctx, sig []byte
@@ -213,14 +210,15 @@ func TestDeterministicKAT(t *testing.T) {
 		},
 	}
 	for alg, w := range want {
-		_, msk, trad := vectorKeys(t, byID[string(alg)])
+		mpk, msk, trad := vectorKeys(t, byID[string(alg)])
+		det := deterministicMLDSA65{&MLDSAKey{Public: mpk, Private: msk}}
 		for i, ctx := range [][]byte{nil, f.Ctx} {
 			var sig []byte
 			var err error
 			if alg == MLDSA65 {
-				sig, err = mldsa65Signer(msk, false)(f.M, ctx)
+				sig, err = signMLDSA(algs[alg], det, f.M, ctx)
 			} else {
-				sig, err = signComposite(algs[alg], mldsa65Signer(msk, false), trad, f.M, ctx)
+				sig, err = signComposite(algs[alg], det, trad, f.M, ctx)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -231,4 +229,28 @@ func TestDeterministicKAT(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mldsa44Key signs with ML-DSA-44, for the id-MLDSA44-Ed25519-SHA512 vector.
+type mldsa44Key struct {
+	pub  *mldsa44.PublicKey
+	priv *mldsa44.PrivateKey
+}
+
+func (k mldsa44Key) sign(msg, ctx []byte) ([]byte, error) {
+	sig := make([]byte, mldsa44.SignatureSize)
+	return sig, mldsa44.SignTo(k.priv, msg, ctx, true, sig)
+}
+
+func (k mldsa44Key) verify(msg, ctx, sig []byte) bool {
+	return len(sig) == mldsa44.SignatureSize && mldsa44.Verify(k.pub, msg, ctx, sig)
+}
+
+// deterministicMLDSA65 signs with rnd = 0 (FIPS 204's deterministic
+// variant), so its signatures can be pinned.
+type deterministicMLDSA65 struct{ *MLDSAKey }
+
+func (k deterministicMLDSA65) sign(msg, ctx []byte) ([]byte, error) {
+	sig := make([]byte, mldsa65.SignatureSize)
+	return sig, mldsa65.SignTo(k.Private, msg, ctx, false, sig)
 }
