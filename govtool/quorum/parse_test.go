@@ -14,8 +14,8 @@ import (
 )
 
 // signedSet is a valid genesis signer set signed by two of its three quorum
-// members, and its file form.
-func signedSet(t *testing.T) *SignerSet {
+// members.
+func signedSet(t testing.TB) *SignerSet {
 	t.Helper()
 	a, b, c := key("a"), key("b"), key("c")
 	s := set(1, 2, GenesisPrevious, member(RolePolicyOwner, a), member(RoleSecurityOfficer, b), member(RoleCustodian, c))
@@ -27,7 +27,7 @@ func signedSet(t *testing.T) *SignerSet {
 	return s
 }
 
-func fileOf(t *testing.T, s *SignerSet) []byte {
+func fileOf(t testing.TB, s *SignerSet) []byte {
 	t.Helper()
 	data, err := canon.MarshalFile(s)
 	if err != nil {
@@ -130,4 +130,36 @@ func TestParseDocumentIsParse(t *testing.T) {
 			t.Errorf("%s: Parse gave %v, %v; ParseDocument %v, %v", name, s1, err1, s2, err2)
 		}
 	}
+}
+
+// FuzzParse: whatever Parse accepts satisfies the signer set schema on its
+// own (as the verifier checks it) and Validate, and re-encodes to the same
+// canonical bytes.
+func FuzzParse(f *testing.F) {
+	s := signedSet(f)
+	f.Add(fileOf(f, s))
+	s.Signatures[0].Role = strings.Repeat("r", 33)
+	f.Add(fileOf(f, s))
+	f.Add([]byte(`{"type":"signer_set"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if err := schemas.Validate(TypeSignerSet, data); err != nil {
+			t.Fatalf("Parse accepted what the schema refuses: %v", err)
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("Parse accepted an invalid set: %v", err)
+		}
+		c1, err := canon.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree, _ := canon.ParseStrict(data)
+		c2, _ := canon.Canonical(tree)
+		if string(c1) != string(c2) {
+			t.Fatal("parsed signer set does not round-trip")
+		}
+	})
 }

@@ -24,7 +24,7 @@ func set(version, threshold int, prev string, ms ...Member) *SignerSet {
 		RotatedAt: "2026-01-01T00:00:00Z", ExpiresAt: "2026-04-01T00:00:00Z", Previous: prev, Signatures: []envelope.Signature{}}
 }
 
-func sign(t *testing.T, k ed25519.PrivateKey, role, typ, digest string) envelope.Signature {
+func sign(t testing.TB, k ed25519.PrivateKey, role, typ, digest string) envelope.Signature {
 	t.Helper()
 	s, err := envelope.Sign(k, role, typ, digest)
 	if err != nil {
