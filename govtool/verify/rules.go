@@ -71,15 +71,15 @@ func (t *txn) parseSignerSet(ch Change) (*quorum.SignerSet, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	s, err := quorum.Parse(ch.After)
+	s, err := quorum.ParseDocument(doc)
 	if err != nil {
 		return nil, "", t.fail(ReasonSchema, ch.Path, err, "invalid signer set")
 	}
 	if ch.Path != SignerSetPath(s.Version) {
 		return nil, "", t.fail(ReasonSignerSetChain, ch.Path, nil, "holds version %d; its path must be %s", s.Version, SignerSetPath(s.Version))
 	}
-	// Parse checked that the bytes round-trip as s, so the document's
-	// digest is s's.
+	// ParseDocument checked that the bytes round-trip as s, so the
+	// document's digest is s's.
 	d, err := doc.Digest()
 	if err != nil {
 		return nil, "", t.fail(ReasonMalformed, ch.Path, err, "cannot digest")
