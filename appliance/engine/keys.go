@@ -10,9 +10,9 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 
 	"github.com/ron-kms/ron-kms/appliance/backend"
+	"github.com/ron-kms/ron-kms/appliance/continuity"
 	"github.com/ron-kms/ron-kms/appliance/pq"
 	"github.com/ron-kms/ron-kms/govtool/canon"
-	"github.com/ron-kms/ron-kms/govtool/envelope"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
 )
 
@@ -227,24 +227,20 @@ func (e *Engine) continuity(ctx context.Context, ks *keyState, v int) ([]byte, *
 	if rej != nil {
 		return nil, rej
 	}
-	c := &Continuity{
-		Type: ContinuityType, Appliance: e.id, Tenant: ks.tenant, Key: ks.name, Alg: string(ks.alg),
-		Old:       ContinuityKey{Version: v - 1, PublicKey: b64(oldP.tradBytes), KeyID: keyID(oldP.tradBytes), MLDSAPublicKey: b64(oldP.mldsa.Bytes())},
-		New:       ContinuityKey{Version: v, PublicKey: b64(newP.tradBytes), KeyID: keyID(newP.tradBytes), MLDSAPublicKey: b64(newP.mldsa.Bytes())},
+	c := &continuity.Proof{
+		Type: continuity.Type, Appliance: e.id, Tenant: ks.tenant, Key: ks.name, Alg: string(ks.alg),
+		Old:       continuity.Key{Version: v - 1, PublicKey: b64(oldP.tradBytes), KeyID: oldP.tradID, MLDSAPublicKey: b64(oldP.mldsaBytes)},
+		New:       continuity.Key{Version: v, PublicKey: b64(newP.tradBytes), KeyID: newP.tradID, MLDSAPublicKey: b64(newP.mldsaBytes)},
 		CreatedAt: quorum.FormatTime(e.now()),
 	}
-	digest, err := canon.DigestOf(c)
-	if err != nil {
-		return nil, rejectf(ReasonBackendError, "continuity proof of %s: %v", newL, err)
-	}
-	msg, err := envelope.Message(ContinuityType, digest)
+	msg, err := c.Message()
 	if err != nil {
 		return nil, rejectf(ReasonBackendError, "continuity proof of %s: %v", newL, err)
 	}
 	for _, side := range []struct {
-		label, role, mlRole string
-		p                   *keyPub
-	}{{oldL, RoleOld, RoleOldMLDSA, oldP}, {newL, RoleNew, RoleNewMLDSA, newP}} {
+		label, role string
+		p           *keyPub
+	}{{oldL, continuity.RoleOld, oldP}, {newL, continuity.RoleNew, newP}} {
 		s, err := e.b.Signer(ctx, side.label)
 		if err != nil {
 			return nil, rejectf(ReasonBackendError, "continuity proof of %s: signer %s: %v", newL, side.label, err)
@@ -253,12 +249,12 @@ func (e *Engine) continuity(ctx context.Context, ks *keyState, v int) ([]byte, *
 		if err != nil {
 			return nil, rejectf(ReasonBackendError, "continuity proof of %s: signing with %s: %v", newL, side.label, err)
 		}
-		c.Signatures = append(c.Signatures, ProofSignature{Role: side.role, KeyID: keyID(side.p.tradBytes), Sig: b64(sig)})
+		c.Signatures = append(c.Signatures, continuity.Signature{Role: side.role, KeyID: side.p.tradID, Sig: b64(sig)})
 	}
 	for _, side := range []struct {
 		label, role string
 		p           *keyPub
-	}{{oldL, RoleOldMLDSA, oldP}, {newL, RoleNewMLDSA, newP}} {
+	}{{oldL, continuity.RoleOldMLDSA, oldP}, {newL, continuity.RoleNewMLDSA, newP}} {
 		ml, rej := e.mldsaSigningKey(ctx, side.p, side.label)
 		if rej != nil {
 			return nil, rej
@@ -267,13 +263,13 @@ func (e *Engine) continuity(ctx context.Context, ks *keyState, v int) ([]byte, *
 		if err != nil {
 			return nil, rejectf(ReasonBackendError, "continuity proof of %s: ML-DSA signing with %s: %v", newL, side.label, err)
 		}
-		c.Signatures = append(c.Signatures, ProofSignature{Role: side.role, KeyID: keyID(side.p.mldsa.Bytes()), Sig: b64(sig)})
+		c.Signatures = append(c.Signatures, continuity.Signature{Role: side.role, KeyID: side.p.mldsaID, Sig: b64(sig)})
 	}
 	out, err := canon.Marshal(c)
 	if err != nil {
 		return nil, rejectf(ReasonBackendError, "continuity proof of %s: %v", newL, err)
 	}
-	if _, err := VerifyContinuity(out); err != nil {
+	if _, err := continuity.Verify(out); err != nil {
 		return nil, rejectf(ReasonBackendError, "continuity proof of %s does not verify: %v", newL, err)
 	}
 	return out, nil
@@ -294,7 +290,7 @@ type KeyInfo struct {
 	// Verify accepts.
 	PQMode   string       `json:"pq_mode"`
 	Versions []KeyVersion `json:"versions"`
-	// Continuity holds the proofs (canonical JSON, see VerifyContinuity)
+	// Continuity holds the proofs (canonical JSON, see continuity.Verify)
 	// linking consecutive versions this appliance holds, oldest first.
 	Continuity []RawJSON `json:"continuity"`
 }
@@ -323,7 +319,7 @@ type KeyVersion struct {
 type RawJSON []byte
 
 // UnmarshalJSON keeps a copy of the bytes, so clients can decode a KeyInfo
-// and hand each proof to VerifyContinuity.
+// and hand each proof to continuity.Verify.
 func (r *RawJSON) UnmarshalJSON(b []byte) error {
 	*r = append((*r)[:0], b...)
 	return nil

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ron-kms/ron-kms/appliance/engine"
+	"github.com/ron-kms/ron-kms/appliance/continuity"
 )
 
 func newVerifyContinuityCmd(e *env) *cobra.Command {
@@ -56,7 +56,7 @@ Example:
 				}
 				var prevNewKeyID string
 				for i, raw := range proofs {
-					c, err := engine.VerifyContinuity(raw)
+					c, err := continuity.Verify(raw)
 					if err != nil {
 						return failed(fmt.Errorf("%s: proof %d: %w", p, i+1, err))
 					}
