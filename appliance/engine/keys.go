@@ -113,7 +113,7 @@ func (e *Engine) pub(ctx context.Context, label string, want backend.Algorithm) 
 	if err != nil {
 		return nil, rejectf(ReasonBackendError, "backend %s returned a bad public key for %s: %v", e.b.Name(), label, err)
 	}
-	ml, _, rej := e.mldsaKey(ctx, label)
+	ml, rej := e.mldsaPublic(ctx, label)
 	if rej != nil {
 		return nil, rej
 	}
@@ -127,6 +127,37 @@ func (e *Engine) pub(ctx context.Context, label string, want backend.Algorithm) 
 	kp.tradID, kp.mldsaID, kp.compID = keyID(tb), keyID(kp.mldsaBytes), keyID(comp)
 	e.pubs.Store(label, kp)
 	return kp, nil
+}
+
+// mldsaPublic derives label's ML-DSA-65 public key for the cache in
+// e.pubs, where it lives as long as the engine: a copy that keeps no private
+// key reachable (mldsaPublicForCache).
+func (e *Engine) mldsaPublic(ctx context.Context, label string) (*mldsa65.PublicKey, *Reject) {
+	pub, priv, rej := e.mldsaKey(ctx, label)
+	if rej != nil {
+		return nil, rej
+	}
+	cached, err := mldsaPublicForCache(pub, priv)
+	if err != nil {
+		return nil, rejectf(ReasonBackendError, "ML-DSA public key of %s: %v", label, err)
+	}
+	return cached, nil
+}
+
+// mldsaPublicForCache returns a copy of pub, unpacked from its bytes, that
+// shares no memory with priv, and wipes priv. circl's NewKeyFromSeed returns
+// a public key whose expanded matrix is the private key's own, so caching
+// pub itself would keep the whole private key (s1, s2, the signing seed)
+// reachable for as long as the cache lives. Wiping priv, which the caller
+// must not use again, also makes any sharing left fail closed: every
+// signature checked under a broken copy is refused, none is released.
+func mldsaPublicForCache(pub *mldsa65.PublicKey, priv *mldsa65.PrivateKey) (*mldsa65.PublicKey, error) {
+	var cached mldsa65.PublicKey
+	if err := cached.UnmarshalBinary(pub.Bytes()); err != nil {
+		return nil, err
+	}
+	*priv = mldsa65.PrivateKey{}
+	return &cached, nil
 }
 
 // mldsaKey derives the ML-DSA-65 key pair of label from the backend seed.
