@@ -104,10 +104,8 @@ const maxProof = 64 << 10
 // Error is why a continuity proof did not verify.
 type Error struct{ Msg string }
 
-// Error keeps the prefix the checker had when it lived in appliance/engine,
-// so the messages of the appliance and of govtool did not change with the
-// move.
-func (e *Error) Error() string { return "engine: continuity proof: " + e.Msg }
+// Error says what was wrong with the proof.
+func (e *Error) Error() string { return "continuity proof: " + e.Msg }
 
 func errorf(format string, args ...any) error {
 	return &Error{Msg: fmt.Sprintf(format, args...)}
