@@ -22,7 +22,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/ron-kms/ron-kms/govtool/envelope"
@@ -145,8 +144,6 @@ func LoadSigner(ctx context.Context, spec string, opts LoadOptions) (Signer, err
 	return s, nil
 }
 
-var keyIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // expectation is what LoadOptions say the key must be; the zero value
 // accepts any key.
 type expectation struct {
@@ -156,7 +153,7 @@ type expectation struct {
 func (o LoadOptions) expected() (expectation, error) {
 	var e expectation
 	if o.KeyID != "" {
-		if !keyIDRE.MatchString(o.KeyID) {
+		if !envelope.IsKeyID(o.KeyID) { // schemas/defs.json#/$defs/key_id
 			return e, errors.New("keys: key id must be 64 lower-case hex digits (the key_id of the signer set)")
 		}
 		e.keyID = o.KeyID
