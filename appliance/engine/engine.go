@@ -24,6 +24,7 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/envelope"
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // RootKeyInfo is the DeriveSeed info from which the capability root key
@@ -279,7 +280,12 @@ func (e *Engine) NotReady() *Reject {
 
 var errNoPolicy = rejectf(ReasonNotReady, "no verified policy is loaded yet; the appliance serves once it has synced and verified the governance repository")
 
-var commitRE = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+// Formats the engine checks itself, taken from schemas/defs.json: a Git
+// commit id, and a 128-bit id (a request id, a mint request's nonce).
+var (
+	commitRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/git_commit"))
+	id128RE  = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/id128"))
+)
 
 // Apply puts a verified snapshot in force, atomically: requests see either
 // the old policy or the new one with everything derived from it.
@@ -521,7 +527,7 @@ func (e *Engine) Refuse(ctx context.Context, event, requestID string, r *Reject)
 	if st := e.st.Load(); st != nil {
 		rec.PolicyVersion, rec.GovernanceCommit = st.pol.Version, st.commit
 	}
-	if requestIDRE.MatchString(requestID) {
+	if id128RE.MatchString(requestID) {
 		rec.RequestID = requestID
 	}
 	_, rej := e.decide(ctx, &rec, r)
@@ -546,8 +552,6 @@ func (e *Engine) auditFailed() {
 	}
 }
 
-var requestIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
-
 // requestID checks a caller's request id, or makes one.
 func requestID(id string) (string, *Reject) {
 	if id == "" {
@@ -557,7 +561,7 @@ func requestID(id string) (string, *Reject) {
 		}
 		return hex.EncodeToString(b[:]), nil
 	}
-	if !requestIDRE.MatchString(id) {
+	if !id128RE.MatchString(id) {
 		return "", rejectf(ReasonBadRequest, "request_id %s is not 32 lower-case hex digits", quote(id))
 	}
 	return id, nil

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -53,8 +52,6 @@ type MintRequest struct {
 	Signatures []envelope.Signature `json:"signatures"`
 }
 
-var nonceRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
-
 // ParseMintRequest decodes a mint request strictly (canon.Unmarshal: I-JSON,
 // no unknown or duplicate fields, no null, what is signed is what is acted
 // on) and checks its shape. The error is a *Reject with bad_request.
@@ -82,7 +79,7 @@ func (r *MintRequest) check() *Reject {
 		return rejectf(ReasonBadRequest, "mint request ttl_seconds must be 1 or more")
 	case r.RPS < 0:
 		return rejectf(ReasonBadRequest, "mint request rps must be positive")
-	case !nonceRE.MatchString(r.Nonce):
+	case !id128RE.MatchString(r.Nonce):
 		return rejectf(ReasonBadRequest, "mint request nonce must be 32 lower-case hex digits")
 	case len(r.Signatures) != 1:
 		return rejectf(ReasonBadRequest, "mint request has %d signatures, want exactly one by a minter key", len(r.Signatures))
