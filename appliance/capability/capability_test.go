@@ -814,6 +814,15 @@ func TestKeyPatterns(t *testing.T) {
 		{"acme/*", "evil/payments", false},
 		{"acme/*", "acme", false},
 		{"acme/*", "acme/a/b", false},
+		{"acme/pay*", "acme/pay/v123456789", true},
+		{"acme/pay", "acme/pay/v1234567890", false},
+		{"acme/*", "acme/payments/v0", false},
+		{"acme/*", "acme/payments/v", false},
+		{"acme/*", "acme/payments/V1", false},
+		{"acme/*", "acme/payments/", false},
+		{"acme/*", "acme/payments/v1/v2", false},
+		{"acme/*", "acme//v1", false},
+		{"acme/*", "ACME/payments", false},
 	}
 	for _, tc := range tests {
 		if got := keyMatches(tc.pattern, tc.key); got != tc.want {

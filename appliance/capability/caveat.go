@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ron-kms/ron-kms/govtool/policy"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // Caveat names. Every caveat is first-party and reads "<name> <value>": the
@@ -63,12 +64,14 @@ var (
 	// in a caveat, and a caveat can never name a tenant policy cannot have.
 	tenantRE = policy.TenantRE
 	// A key as a request names it: "tenant/name", optionally "/vN"; tenant
-	// and name have policy's shapes (policy.TenantRE, policy.KeyNameRE).
-	keyNameRE = regexp.MustCompile(`^(` + bare(policy.TenantRE) + `)/(` + bare(policy.KeyNameRE) + `)(/v[1-9][0-9]{0,8})?$`)
+	// and name have policy's shapes (schemas' TestComposedPatterns holds
+	// key_name to them).
+	keyNameRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/key_name"))
 	// A key pattern: a literal tenant, "/", and a glob over one name segment.
-	keyPatternRE = regexp.MustCompile(`^(` + bare(policy.TenantRE) + `)/([a-z0-9._*?-]{1,63})$`)
-	idRE         = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	rpsRE        = regexp.MustCompile(`^[1-9][0-9]{0,6}$`)
+	keyPatternRE = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/key_pattern"))
+	// A macaroon id or a nonce: 128 random bits in lower-case hex.
+	idRE  = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/id128"))
+	rpsRE = regexp.MustCompile(`^[1-9][0-9]{0,6}$`)
 )
 
 // bitset is a set of indexes into ops or algs.
@@ -249,22 +252,15 @@ func formatList(set bitset, list []string) []string {
 // pattern (a valid key pattern): the version is ignored and the pattern is
 // matched with path.Match against "tenant/name".
 func keyMatches(pattern, key string) bool {
-	m := keyNameRE.FindStringSubmatch(key)
-	if m == nil {
+	if !keyNameRE.MatchString(key) {
 		return false
 	}
-	ok, err := path.Match(pattern, m[1]+"/"+m[2])
-	return err == nil && ok
-}
-
-// bare returns the pattern of a fully anchored regular expression without
-// its anchors, for composing it into a larger one. It panics on a pattern
-// that is not anchored at both ends: that would silently widen what the
-// composed expression accepts.
-func bare(re *regexp.Regexp) string {
-	s := re.String()
-	if !strings.HasPrefix(s, "^") || !strings.HasSuffix(s, "$") || strings.Contains(s[1:len(s)-1], "|") {
-		panic("capability: pattern " + s + " is not anchored at both ends without alternation")
+	// Neither tenant nor name has a '/': a second one starts the version.
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '/'); j >= 0 {
+			key = key[:i+1+j]
+		}
 	}
-	return s[1 : len(s)-1]
+	ok, err := path.Match(pattern, key)
+	return err == nil && ok
 }

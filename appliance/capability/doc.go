@@ -11,9 +11,9 @@
 // # Tokens
 //
 // A token is one macaroon in the v2 binary format, base64url-encoded with or
-// without padding (see Decode). Its id is 16 random bytes as 32 lower-case
-// hex digits; revocation and audit name capabilities by it. Its location is
-// not signed and is ignored.
+// without padding (see Decode). Its id is 16 random bytes in lower-case hex
+// (schemas/defs.json#/$defs/id128); revocation and audit name capabilities
+// by it. Its location is not signed and is ignored.
 //
 // # Caveat grammar
 //
@@ -22,13 +22,13 @@
 //	caveat  = name SP value            ; exactly one space
 //	value   = 1*VCHAR                  ; printable ASCII, no space
 //
-//	tenant <tenant>                    ; tenant = policy.TenantRE: [a-z0-9][a-z0-9._-]{0,62}
+//	tenant <tenant>                    ; schemas/defs.json#/$defs/tenant (policy.TenantRE)
 //	scope  <op>[,<op>...]              ; op = sign | verify | wrap | unwrap, distinct
 //	alg    <alg>[,<alg>...]            ; alg from Algs(), distinct
 //	exp    <YYYY-MM-DDTHH:MM:SSZ>      ; RFC 3339, UTC, whole seconds, exactly this form
 //	rps    <n>                         ; 1..MaxRPS, decimal, no leading zero
-//	key    <tenant>/<glob>             ; glob = [a-z0-9._*?-]{1,63}
-//	nonce  <32 lower-case hex digits>
+//	key    <tenant>/<glob>             ; schemas/defs.json#/$defs/key_pattern
+//	nonce  <id128>                     ; schemas/defs.json#/$defs/id128
 //
 // tenant, scope and exp are required (missing_caveat). Without alg any
 // algorithm is permitted, without key any key of the tenant, without rps
@@ -37,12 +37,13 @@
 // passes every other check consumes it.
 //
 // Key patterns: a request names a key as "tenant/name" or "tenant/name/vN"
-// (the shape of a backend label). The version is dropped and "tenant/name"
-// is matched against the pattern with path.Match: '*' matches any run of
-// name characters and '?' exactly one; there are no character classes or
-// escapes, and nothing matches across '/'. The pattern's tenant is literal
-// and must be the tenant caveat's (else conflicting_caveat). A key of
-// another tenant is always denied (key_denied).
+// (schemas/defs.json#/$defs/key_name, the shape of a backend label). The
+// version is dropped and "tenant/name" is matched against the pattern with
+// path.Match: '*' matches any run of name characters and '?' exactly one;
+// there are no character classes or escapes, and nothing matches across
+// '/'. The pattern's tenant is literal and must be the tenant caveat's
+// (else conflicting_caveat). A key of another tenant is always denied
+// (key_denied).
 //
 // # Attenuation and conflicts
 //
