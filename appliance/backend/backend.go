@@ -39,7 +39,11 @@ var (
 )
 
 // labelRE is the shape of a key label: "tenant/name/vN" for tenant keys,
-// or a short system name such as "audit" or "seed-hmac".
+// or a short system name such as "audit" or "seed-hmac". A label with a
+// '/' is a key name as schemas/defs.json#/$defs/key_name writes it, which
+// label_test.go holds this pattern to (this package, which every backend
+// imports, stays free of the schema validator); a system name is this
+// package's own rule, written in no schema.
 var labelRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62}(/v[1-9][0-9]{0,8})?)?$`)
 
 // CheckLabel reports whether label is a well-formed key label.
