@@ -42,6 +42,7 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/proposal"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
+	"github.com/ron-kms/ron-kms/schemas"
 )
 
 // Governance folders. Everything else in the repository is ignored.
@@ -68,8 +69,14 @@ func SignerSetPath(v int) string { return fmt.Sprintf("%s%04d.json", SignerSetDi
 
 var (
 	signerSetPathRE = regexp.MustCompile(`^signer-sets/([0-9]{4,9})\.json$`)
-	disputePathRE   = regexp.MustCompile(`^disputes/[a-z0-9][a-z0-9._-]{0,79}\.json$`)
+	// disputes/<id>.json, the id as dispute.schema.json defines it.
+	disputePathRE = regexp.MustCompile(`^disputes/(?:` + unanchored(schemas.MustPattern("dispute.schema.json#/properties/id")) + `)\.json$`)
 )
+
+// unanchored is an anchored pattern ^…$ without its anchors.
+func unanchored(p string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(p, "^"), "$")
+}
 
 // Commit is one commit of the first-parent chain, with its changes to
 // governance paths against its first parent (the root commit: against the
