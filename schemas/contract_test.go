@@ -22,7 +22,7 @@ func TestAuditRecordContract(t *testing.T) {
 	}
 	ok := base
 	ok.Event, ok.Outcome = "sign", audit.OutcomeOK
-	ok.Tenant, ok.Key, ok.KeyVersion, ok.Alg = "acme", "payments-2026", 3, "ed25519"
+	ok.Tenant, ok.Key, ok.KeyVersion, ok.Alg = "acme", "acme/payments-2026/v3", 3, "ed25519"
 	ok.Digest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	rejected := base
 	rejected.Event, rejected.Outcome, rejected.Reason = "request", audit.OutcomeRejected, "malformed"

@@ -60,6 +60,7 @@ func TestComposedPatterns(t *testing.T) {
 		{"defs.json#/$defs/key_pattern", "^" + tenant + "/[a-z0-9._*?-]{1,63}$"},
 		{"proposal.schema.json#/properties/scope", "^(global|tenant:" + tenant + ")$"},
 		{"audit_record.schema.json#/properties/tenant", "^(" + tenant + ")?$"},
+		{"audit_record.schema.json#/properties/key", "^(" + bare("defs.json#/$defs/key_name") + ")?$"},
 		{"audit_record.schema.json#/properties/digest", "^(" + bare("defs.json#/$defs/digest") + ")?$"},
 		{"audit_record.schema.json#/properties/governance_commit", "^(" + bare("defs.json#/$defs/git_commit") + ")?$"},
 		{"checkpoint.schema.json#/properties/origin", "^ron-kms/" + bare("defs.json#/$defs/appliance_id") + "/audit$"},

@@ -301,7 +301,7 @@ func build(t testing.TB) *world {
 		"reason": "scope_denied",
 		"request_id": "8e7d6c5b4a3928171615141312111009",
 		"tenant": "acme",
-		"key": "payments-2026",
+		"key": "acme/payments-2026/v3",
 		"key_version": 3,
 		"alg": "ed25519",
 		"capability_id": "4f1d2c3b4a5968778695a4b3c2d1e0f1",

@@ -34,7 +34,7 @@ type Record struct {
 	Reason           string `json:"reason"`
 	RequestID        string `json:"request_id"`
 	Tenant           string `json:"tenant"`
-	Key              string `json:"key"`
+	Key              string `json:"key"` // the key version's label "tenant/name/vN" (defs.json key_name), not the name alone; empty if none
 	KeyVersion       int    `json:"key_version"`
 	Alg              string `json:"alg"`
 	CapabilityID     string `json:"capability_id"`
