@@ -120,6 +120,13 @@ func (e *Engine) resolve(st *state, tenant, name string, version int, op string,
 	if v == 0 {
 		v = ks.version
 	}
+	if v < 1 || v > ks.version {
+		// No such version: the record names the key without one, rather
+		// than a label that exists nowhere (and that the audit record's
+		// schema would refuse, as "v-1" or a ten-digit version).
+		rec.Key = ks.tenant + "/" + ks.name
+		return nil, rejectf(ReasonKeyNotFound, "key %s/%s has no version %d (current is %d)", ks.tenant, ks.name, v, ks.version)
+	}
 	label := ks.cur
 	if v != ks.version {
 		label = versionLabel(ks.tenant, ks.name, v)
@@ -127,8 +134,6 @@ func (e *Engine) resolve(st *state, tenant, name string, version int, op string,
 	rec.Key, rec.KeyVersion = label, v
 	creates := op == capability.OpSign || op == capability.OpWrap
 	switch {
-	case v < 0 || v > ks.version:
-		return nil, rejectf(ReasonKeyNotFound, "key %s/%s has no version %d (current is %d)", ks.tenant, ks.name, v, ks.version)
 	case v < ks.version && creates:
 		return nil, rejectf(ReasonKeySuperseded, "key %s/%s was rotated to version %d; %s with the current version", ks.tenant, ks.name, ks.version, op)
 	case ks.revoked:
