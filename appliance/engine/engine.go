@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,6 +203,17 @@ func (k *keyState) label() string { return versionLabel(k.tenant, k.name, k.vers
 
 func versionLabel(tenant, name string, v int) string {
 	return fmt.Sprintf("%s/%s/v%d", tenant, name, v)
+}
+
+// keyRecord fills r's key fields from a version label tenant/name/vN: the
+// label, and its tenant and version as a sign or wrap record has them.
+func keyRecord(r *audit.Record, label string) {
+	r.Key = label
+	tenant, rest, _ := strings.Cut(label, "/")
+	_, ver, ok := strings.Cut(rest, "/v")
+	if n, err := strconv.Atoi(ver); ok && err == nil && n > 0 {
+		r.Tenant, r.KeyVersion = tenant, n
+	}
 }
 
 // New returns an engine with no policy: not ready until Apply succeeds.
@@ -392,17 +405,20 @@ func (e *Engine) Apply(ctx context.Context, s Snapshot) (*ApplyResult, error) {
 	var recs []audit.Record
 	for _, l := range res.Generated {
 		r := base
-		r.Event, r.Key, r.Detail = EventKey, l, "generated inside backend "+e.b.Name()
+		r.Event, r.Detail = EventKey, "generated inside backend "+e.b.Name()
+		keyRecord(&r, l)
 		recs = append(recs, r)
 	}
 	for _, l := range res.Proofs {
 		r := base
-		r.Event, r.Key, r.Detail = EventKey, l, "continuity proof written"
+		r.Event, r.Detail = EventKey, "continuity proof written"
+		keyRecord(&r, l)
 		recs = append(recs, r)
 	}
 	for _, l := range slices.Sorted(maps.Keys(res.KeyErrors)) {
 		r := base
-		r.Event, r.Key, r.Outcome, r.Reason, r.Detail = EventKey, l, audit.OutcomeError, string(st.keyErr(l)), res.KeyErrors[l]
+		r.Event, r.Outcome, r.Reason, r.Detail = EventKey, audit.OutcomeError, string(st.keyErr(l)), res.KeyErrors[l]
+		keyRecord(&r, l)
 		recs = append(recs, r)
 	}
 	for _, id := range newlyRevoked {

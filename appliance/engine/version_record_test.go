@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ron-kms/ron-kms/appliance/engine"
@@ -24,5 +26,24 @@ func TestMissingVersionRecord(t *testing.T) {
 		if r.Reason != string(engine.ReasonKeyNotFound) || r.Tenant != "acme" || r.Key != "acme/pay" || r.KeyVersion != 0 {
 			t.Errorf("version %d: record reason %q tenant %q key %q version %d, want key_not_found acme acme/pay 0", ver, r.Reason, r.Tenant, r.Key, r.KeyVersion)
 		}
+	}
+}
+
+// TestKeyEventRecord: the record of a key the engine generated names its
+// tenant and version as well as its label, as a sign record does.
+func TestKeyEventRecord(t *testing.T) {
+	v, _ := standard(t, "off")
+	n := 0
+	for _, r := range v.Records() {
+		if r.Event != engine.EventKey {
+			continue
+		}
+		n++
+		if r.Tenant == "" || r.KeyVersion < 1 || r.Key != fmt.Sprintf("%s/%s/v%d", r.Tenant, strings.Split(r.Key, "/")[1], r.KeyVersion) {
+			t.Errorf("key record: tenant %q key %q version %d", r.Tenant, r.Key, r.KeyVersion)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no key records after the standard setup")
 	}
 }
