@@ -11,25 +11,6 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/verify/verifytest"
 )
 
-// commit writes an in-memory verifytest commit into a real Git repository.
-func commit(t *testing.T, r *gitrepo.Repo, c verify.Commit, msg string) gitrepo.Hash {
-	t.Helper()
-	files := map[string][]byte{}
-	for _, ch := range c.Changes {
-		if ch.Deleted || ch.After == nil {
-			files[ch.Path] = nil
-		} else {
-			files[ch.Path] = ch.After
-		}
-	}
-	sig := gitrepo.Signature{Name: "Signer", Email: "signer@example.org", When: c.Time}
-	h, err := r.CommitFiles(context.Background(), gitrepo.CommitRequest{Files: files, Message: msg, Author: sig, Committer: sig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 func TestVerifyRealRepoIncrementalAndRewrite(t *testing.T) {
 	gittest.SetEnv(t)
 	ctx := context.Background()
@@ -38,9 +19,9 @@ func TestVerifyRealRepoIncrementalAndRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := verifytest.New(t, "production")
-	g := commit(t, r, h.Next(h.Genesis()...), "genesis")
+	g := verifytest.CommitTo(t, r, h.Next(h.Genesis()...), "genesis")
 	p := h.Approve(h.Proposal("acme", "tenant:acme", h.Change("tenant:acme", "create_tenant")...), "po", "so")
-	c1 := commit(t, r, h.Next(h.Execute(p)...), "create tenant ACME")
+	c1 := verifytest.CommitTo(t, r, h.Next(h.Execute(p)...), "create tenant ACME")
 
 	v := verify.New(h.Pin(), verify.Options{})
 	steps, err := Verify(ctx, r, v, c1, Options{})
@@ -53,7 +34,7 @@ func TestVerifyRealRepoIncrementalAndRewrite(t *testing.T) {
 
 	// Incremental: only the new commit is verified.
 	p2 := h.Approve(h.Proposal("pq", "tenant:acme", h.Change("tenant:acme", "pq_mode=hybrid_or")...), "po", "cust")
-	c2 := commit(t, r, h.Next(h.Execute(p2)...), "acme hybrid_or")
+	c2 := verifytest.CommitTo(t, r, h.Next(h.Execute(p2)...), "acme hybrid_or")
 	steps, err = Verify(ctx, r, v, c2, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 // Package verifytest builds governance histories in memory for tests: signer
 // sets, signed proposals, executions and rotations as verify.Commit values,
 // with Ed25519 keys derived from fixed names so that every run produces the
-// same bytes. It is for tests only; its keys are public.
+// same bytes. CommitTo and Remote write those commits into real Git
+// repositories (through gitrepo, on a bare remote made by gittest). It is for
+// tests only; its keys are public.
 package verifytest
 
 import (
