@@ -20,13 +20,13 @@ import (
 func BenchmarkTriggerToApplied(b *testing.B) {
 	r := newRemote(b)
 	r.genesis()
-	url := gittest.Serve(b, r.bare)
+	url := gittest.Serve(b, r.Bare)
 	ctx := context.Background()
 	plain, err := gitrepo.CloneBare(ctx, url, filepath.Join(b.TempDir(), "plain"), "main")
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := newAppliance(b, url, r.h.Pin(), b.TempDir())
+	a := newAppliance(b, url, r.H.Pin(), b.TempDir())
 	a.s.cfg.PullInterval = time.Hour
 	a.eng.notify = make(chan struct{}, 1)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -44,7 +44,7 @@ func BenchmarkTriggerToApplied(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		r.revoke("cap-bench-" + time.Now().Format("150405.000000000"))
-		r.push()
+		r.Push()
 		b.StartTimer()
 
 		t0 := time.Now()

@@ -20,79 +20,37 @@ import (
 	"github.com/ron-kms/ron-kms/govtool/gitrepo"
 	"github.com/ron-kms/ron-kms/govtool/gitrepo/gittest"
 	"github.com/ron-kms/ron-kms/govtool/policy"
-	"github.com/ron-kms/ron-kms/govtool/verify"
 	"github.com/ron-kms/ron-kms/govtool/verify/verifytest"
 )
 
 // remote is a governance repository being written by signers: a working
-// repository that pushes to a real bare repository.
-type remote struct {
-	t    testing.TB
-	bare string // directory
-	url  string // file://
-	work *gitrepo.Repo
-	h    *verifytest.History
-}
+// repository that pushes to a real bare repository (verifytest.Remote), with
+// the governance steps these tests take.
+type remote struct{ *verifytest.Remote }
 
 func newRemote(t testing.TB) *remote {
 	t.Helper()
-	gittest.SetEnv(t)
-	bare, url := gittest.NewBare(t)
-	work, err := gitrepo.Init(filepath.Join(t.TempDir(), "work"), "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := work.AddRemote("origin", url); err != nil {
-		t.Fatal(err)
-	}
-	return &remote{t: t, bare: bare, url: url, work: work, h: verifytest.New(t, policy.ProfileProduction)}
-}
-
-// commit writes an in-memory verifytest commit into the working repository
-// with its time, as govtool/history's tests do.
-func (r *remote) commit(c verify.Commit, msg string) gitrepo.Hash {
-	r.t.Helper()
-	files := map[string][]byte{}
-	for _, ch := range c.Changes {
-		if ch.Deleted || ch.After == nil {
-			files[ch.Path] = nil
-		} else {
-			files[ch.Path] = ch.After
-		}
-	}
-	sig := gitrepo.Signature{Name: "Signer", Email: "signer@example.org", When: c.Time}
-	h, err := r.work.CommitFiles(context.Background(), gitrepo.CommitRequest{Files: files, Message: msg, Author: sig, Committer: sig})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return h
-}
-
-func (r *remote) push() {
-	r.t.Helper()
-	if err := r.work.Push(context.Background(), "origin", "refs/heads/main"); err != nil {
-		r.t.Fatal(err)
-	}
+	return &remote{verifytest.NewRemote(t, policy.ProfileProduction)}
 }
 
 // genesis pushes the genesis commit and the creation of tenant acme:
 // policy version 2.
 func (r *remote) genesis() gitrepo.Hash {
-	r.t.Helper()
-	h := r.h
-	r.commit(h.Next(h.Genesis()...), "genesis")
+	r.T.Helper()
+	h := r.H
+	r.Commit(h.Next(h.Genesis()...), "genesis")
 	p := h.Approve(h.Proposal("acme", "tenant:acme", h.Change("tenant:acme", "create_tenant")...), "po", "so")
-	c := r.commit(h.Next(h.Execute(p)...), "create tenant acme")
-	r.push()
+	c := r.Commit(h.Next(h.Execute(p)...), "create tenant acme")
+	r.Push()
 	return c
 }
 
 // execute commits the execution of one approved change.
 func (r *remote) execute(title, scope, change string, signers ...string) gitrepo.Hash {
-	r.t.Helper()
-	h := r.h
+	r.T.Helper()
+	h := r.H
 	p := h.Approve(h.Proposal(title, scope, h.Change(scope, change)...), signers...)
-	return r.commit(h.Next(h.Execute(p)...), title)
+	return r.Commit(h.Next(h.Execute(p)...), title)
 }
 
 // revoke commits the revocation of a capability (one policy-owner
@@ -104,12 +62,12 @@ func (r *remote) revoke(id string) gitrepo.Hash {
 // forcePush rewrites the remote branch from another clone: it resets to
 // base and pushes a different commit over the head with git push --force.
 func (r *remote) forcePush(base gitrepo.Hash) string {
-	r.t.Helper()
-	dir := filepath.Join(r.t.TempDir(), "rewriter")
-	gittest.Git(r.t, "", "clone", "-q", r.url, dir)
-	gittest.Git(r.t, dir, "reset", "-q", "--hard", base.String())
-	c := gittest.Commit(r.t, dir, map[string][]byte{"README.md": []byte("rewritten\n")}, "rewrite history")
-	gittest.Git(r.t, dir, "push", "-q", "--force", "origin", "HEAD:main")
+	r.T.Helper()
+	dir := filepath.Join(r.T.TempDir(), "rewriter")
+	gittest.Git(r.T, "", "clone", "-q", r.URL, dir)
+	gittest.Git(r.T, dir, "reset", "-q", "--hard", base.String())
+	c := gittest.Commit(r.T, dir, map[string][]byte{"README.md": []byte("rewritten\n")}, "rewrite history")
+	gittest.Git(r.T, dir, "push", "-q", "--force", "origin", "HEAD:main")
 	return c
 }
 

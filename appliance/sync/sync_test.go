@@ -20,7 +20,7 @@ import (
 func TestInitialSync(t *testing.T) {
 	r := newRemote(t)
 	c1 := r.genesis()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 
 	if st := a.s.Status(); st.Ready || st.NotReady == "" {
 		t.Fatalf("ready before any sync: %+v", st)
@@ -34,7 +34,7 @@ func TestInitialSync(t *testing.T) {
 	if st.LastVerified != 2 || st.Head != c1.String() || st.LastError != "" || st.LastSuccess.IsZero() {
 		t.Errorf("status after the first sync: %+v", st)
 	}
-	if rec := readRecord(t, a.dir); rec.Commit != c1.String() || rec.PolicyVersion != 2 || rec.RootDigest != r.h.Pin() || rec.PolicyDigest != st.PolicyDigest {
+	if rec := readRecord(t, a.dir); rec.Commit != c1.String() || rec.PolicyVersion != 2 || rec.RootDigest != r.H.Pin() || rec.PolicyDigest != st.PolicyDigest {
 		t.Errorf("state file %+v", rec)
 	}
 	applied := a.log.events(EventPolicyApplied)
@@ -57,15 +57,15 @@ func TestInitialSync(t *testing.T) {
 func TestIncrementalSyncVerifiesOnlyNewCommits(t *testing.T) {
 	r := newRemote(t)
 	r.genesis()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 	a.mustSync(t)
 
 	// An open proposal, then its execution: two new commits.
-	h := r.h
+	h := r.H
 	p := h.Approve(h.Proposal("pq", "tenant:acme", h.Change("tenant:acme", "pq_mode=hybrid_or")...), "po", "cust")
-	r.commit(h.Next(verifytest.ProposalChange(t, p)), "propose pq")
-	c3 := r.commit(h.Next(h.Execute(p)...), "execute pq")
-	r.push()
+	r.Commit(h.Next(verifytest.ProposalChange(t, p)), "propose pq")
+	c3 := r.Commit(h.Next(h.Execute(p)...), "execute pq")
+	r.Push()
 	a.mustSync(t)
 	a.inForce(t, c3, 3)
 	if n := a.s.Status().LastVerified; n != 2 {
@@ -89,8 +89,8 @@ func TestForcePushRefusedAndStateKept(t *testing.T) {
 	r := newRemote(t)
 	c1 := r.genesis()
 	c2 := r.revoke("cap-1")
-	r.push()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	r.Push()
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 	a.mustSync(t)
 	a.inForce(t, c2, 3)
 
@@ -133,17 +133,17 @@ func TestForcePushRefusedAndStateKept(t *testing.T) {
 func TestBadSignatureRefusedAndBatchAtomic(t *testing.T) {
 	r := newRemote(t)
 	c1 := r.genesis()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 	a.mustSync(t)
 
 	// A good execution, then a proposal changed after it was approved: the
 	// batch holds a valid commit and an invalid one.
 	r.revoke("cap-2")
-	h := r.h
+	h := r.H
 	p := h.Approve(h.Proposal("pq", "tenant:acme", h.Change("tenant:acme", "pq_mode=hybrid_and")...), "po", "so")
 	p.Changeset = h.Change("tenant:acme", "pq_mode=off")
-	bad := r.commit(h.Try(verifytest.ProposalChange(t, p)), "tampered proposal")
-	r.push()
+	bad := r.Commit(h.Try(verifytest.ProposalChange(t, p)), "tampered proposal")
+	r.Push()
 
 	re := a.mustRefuse(t, ReasonGovernanceInvalid)
 	var ve *verify.Error
@@ -177,7 +177,7 @@ func TestPolicyRollbackRefused(t *testing.T) {
 	r := newRemote(t)
 	c1 := r.genesis()
 	dir := t.TempDir()
-	a := newAppliance(t, r.url, r.h.Pin(), dir)
+	a := newAppliance(t, r.URL, r.H.Pin(), dir)
 	a.mustSync(t)
 	a.s.Close()
 
@@ -186,7 +186,7 @@ func TestPolicyRollbackRefused(t *testing.T) {
 	if err := writeState(filepath.Join(dir, "governance"), *rec, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	b := newAppliance(t, r.url, r.h.Pin(), dir)
+	b := newAppliance(t, r.URL, r.H.Pin(), dir)
 	re := b.mustRefuse(t, ReasonPolicyRollback)
 	if !strings.Contains(re.Detail, "policy_version=2 enforced_version=5") || re.Head != c1.String() {
 		t.Errorf("refusal %+v", re)
@@ -210,9 +210,9 @@ func TestRestart(t *testing.T) {
 		r := newRemote(t)
 		c1 := r.genesis()
 		c2 := r.revoke("cap-3")
-		r.push()
+		r.Push()
 		dir := t.TempDir()
-		a := newAppliance(t, r.url, r.h.Pin(), dir)
+		a := newAppliance(t, r.URL, r.H.Pin(), dir)
 		a.mustSync(t)
 		a.inForce(t, c2, 3)
 		a.s.Close()
@@ -222,8 +222,8 @@ func TestRestart(t *testing.T) {
 	t.Run("continues from the recorded commit", func(t *testing.T) {
 		r, _, _, dir := setup(t)
 		c3 := r.revoke("cap-4")
-		r.push()
-		b := newAppliance(t, r.url, r.h.Pin(), dir)
+		r.Push()
+		b := newAppliance(t, r.URL, r.H.Pin(), dir)
 		b.mustSync(t)
 		b.inForce(t, c3, 4)
 		// Re-verified from the root to the recorded commit, then only the
@@ -239,7 +239,7 @@ func TestRestart(t *testing.T) {
 	t.Run("rewritten head refused, last verified state enforced", func(t *testing.T) {
 		r, c1, c2, dir := setup(t)
 		r.forcePush(c1)
-		b := newAppliance(t, r.url, r.h.Pin(), dir)
+		b := newAppliance(t, r.URL, r.H.Pin(), dir)
 		b.mustRefuse(t, ReasonNotDescendant)
 		// The recorded commit is still in the local clone: it is re-verified
 		// from the root and enforced.
@@ -269,7 +269,7 @@ func TestRestart(t *testing.T) {
 			t.Fatalf("clones: %v", clones)
 		}
 		os.RemoveAll(clones[0])
-		b := newAppliance(t, r.url, r.h.Pin(), dir)
+		b := newAppliance(t, r.URL, r.H.Pin(), dir)
 		b.mustRefuse(t, ReasonNotDescendant)
 		if st := b.s.Status(); st.Ready || !strings.Contains(st.NotReady, "not_descendant") || b.eng.count() != 0 {
 			t.Errorf("status %+v, engine called %d times", st, b.eng.count())
@@ -279,7 +279,7 @@ func TestRestart(t *testing.T) {
 
 func TestEmptyRemoteNotReady(t *testing.T) {
 	r := newRemote(t)
-	a := newAppliance(t, r.url, "sha256:"+strings.Repeat("1", 64), t.TempDir())
+	a := newAppliance(t, r.URL, "sha256:"+strings.Repeat("1", 64), t.TempDir())
 	err := a.s.SyncOnce(context.Background())
 	var nr *NotReadyError
 	if !errors.As(err, &nr) {
@@ -294,8 +294,8 @@ func TestEmptyRemoteNotReady(t *testing.T) {
 	}
 
 	// Commits without governance: still not ready, with its own reason.
-	r.commit(verify.Commit{Time: time.Now(), Changes: []verify.Change{{Path: "README.md", After: []byte("hello\n")}}}, "readme")
-	r.push()
+	r.Commit(verify.Commit{Time: time.Now(), Changes: []verify.Change{{Path: "README.md", After: []byte("hello\n")}}}, "readme")
+	r.Push()
 	err = a.s.SyncOnce(context.Background())
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "no governance genesis") {
 		t.Fatalf("SyncOnce without genesis = %v", err)
@@ -303,7 +303,7 @@ func TestEmptyRemoteNotReady(t *testing.T) {
 	// A branch re-created before its genesis is no rewrite: nothing was
 	// verified yet.
 	other := gittest.NewWorking(t, map[string][]byte{"README.md": []byte("a new start\n")})
-	gittest.Git(t, other, "push", "-q", "--force", r.url, "main")
+	gittest.Git(t, other, "push", "-q", "--force", r.URL, "main")
 	err = a.s.SyncOnce(context.Background())
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "no governance genesis") {
 		t.Fatalf("SyncOnce after the branch was re-created = %v", err)
@@ -318,7 +318,7 @@ func TestEmptyRemoteThenGenesis(t *testing.T) {
 		h.Genesis()
 		return h.Pin()
 	}()
-	a := newAppliance(t, r.url, pin, t.TempDir())
+	a := newAppliance(t, r.URL, pin, t.TempDir())
 	if err := a.s.SyncOnce(context.Background()); err == nil {
 		t.Fatal("empty remote synced")
 	}
@@ -330,10 +330,10 @@ func TestEmptyRemoteThenGenesis(t *testing.T) {
 func TestApplyRefusedKeepsState(t *testing.T) {
 	r := newRemote(t)
 	c1 := r.genesis()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 	a.mustSync(t)
 	r.revoke("cap-5")
-	r.push()
+	r.Push()
 	a.eng.refuse = errors.New("engine: backend slot does not match")
 	re := a.mustRefuse(t, ReasonApplyRefused)
 	if !strings.Contains(re.Msg, "backend slot") {
@@ -355,12 +355,12 @@ func TestNewChecks(t *testing.T) {
 	r := newRemote(t)
 	r.genesis()
 	dir := t.TempDir()
-	a := newAppliance(t, r.url, r.h.Pin(), dir)
+	a := newAppliance(t, r.URL, r.H.Pin(), dir)
 	a.mustSync(t)
 	a.s.Close()
 
 	good := Options{
-		Config:     Config{URL: r.url, Branch: "main", Pin: r.h.Pin(), Dir: filepath.Join(dir, "governance")},
+		Config:     Config{URL: r.URL, Branch: "main", Pin: r.H.Pin(), Dir: filepath.Join(dir, "governance")},
 		Audit:      a.log,
 		Metrics:    metrics.New(),
 		OnVerified: a.eng.OnVerified,
@@ -428,8 +428,8 @@ func TestCredentialsNeverShown(t *testing.T) {
 func TestTriggeredRevocationOverHTTP(t *testing.T) {
 	r := newRemote(t)
 	r.genesis()
-	httpURL := gittest.Serve(t, r.bare)
-	a := newAppliance(t, httpURL, r.h.Pin(), t.TempDir())
+	httpURL := gittest.Serve(t, r.Bare)
+	a := newAppliance(t, httpURL, r.H.Pin(), t.TempDir())
 	a.s.cfg.PullInterval = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -443,7 +443,7 @@ func TestTriggeredRevocationOverHTTP(t *testing.T) {
 	waitFor(t, 10*time.Second, "first sync", func() bool { return a.s.Status().Ready })
 
 	r.revoke("cap-9")
-	r.push()
+	r.Push()
 	start := time.Now()
 	a.s.Trigger()
 	waitFor(t, 5*time.Second, "revocation applied", func() bool { return hasRevocation(a.eng.last(), "cap-9") })
@@ -451,7 +451,7 @@ func TestTriggeredRevocationOverHTTP(t *testing.T) {
 
 	// TriggerWait returns the result of a sync that began after it.
 	r.revoke("cap-10")
-	r.push()
+	r.Push()
 	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer wcancel()
 	if err := a.s.TriggerWait(wctx); err != nil {
@@ -465,7 +465,7 @@ func TestTriggeredRevocationOverHTTP(t *testing.T) {
 func TestTriggerCoalesces(t *testing.T) {
 	r := newRemote(t)
 	r.genesis()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 	for range 5 {
 		a.s.Trigger()
 	}
@@ -488,16 +488,16 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 func TestKeyIssuedFromHistory(t *testing.T) {
 	r := newRemote(t)
 	r.genesis()
-	t1 := r.h.Clock
+	t1 := r.H.Clock
 	r.execute("create key", "tenant:acme", "create_key=signing:ed25519", "po", "so")
 	r.revoke("cap-6") // a later execution does not move the key's time
-	t2 := r.h.Clock
+	t2 := r.H.Clock
 	r.execute("rotate key", "tenant:acme", "rotate_key=signing", "po", "so")
-	r.push()
+	r.Push()
 	want := map[string]time.Time{"acme/signing/v1": t1, "acme/signing/v2": t2}
 
 	dir := t.TempDir()
-	a := newAppliance(t, r.url, r.h.Pin(), dir)
+	a := newAppliance(t, r.URL, r.H.Pin(), dir)
 	a.mustSync(t)
 	check := func(got map[string]time.Time) {
 		t.Helper()
@@ -515,7 +515,7 @@ func TestKeyIssuedFromHistory(t *testing.T) {
 
 	// After a restart the times come from the history again, not from
 	// when this appliance first saw the keys.
-	b := newAppliance(t, r.url, r.h.Pin(), dir)
+	b := newAppliance(t, r.URL, r.H.Pin(), dir)
 	b.mustSync(t)
 	check(b.eng.last().KeyIssued)
 }
@@ -525,10 +525,10 @@ func TestKeyIssuedFromHistory(t *testing.T) {
 func TestRecordRetried(t *testing.T) {
 	r := newRemote(t)
 	r.genesis()
-	a := newAppliance(t, r.url, r.h.Pin(), t.TempDir())
+	a := newAppliance(t, r.URL, r.H.Pin(), t.TempDir())
 	a.mustSync(t)
 	c2 := r.revoke("cap-11")
-	r.push()
+	r.Push()
 	// A directory where the record goes: the rename over it fails.
 	path := stateFile(a.dir)
 	os.Remove(path)
