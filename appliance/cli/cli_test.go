@@ -24,11 +24,9 @@ import (
 	"github.com/ron-kms/ron-kms/appliance/config"
 	"github.com/ron-kms/ron-kms/appliance/engine"
 	"github.com/ron-kms/ron-kms/govtool/envelope"
-	"github.com/ron-kms/ron-kms/govtool/gitrepo"
 	"github.com/ron-kms/ron-kms/govtool/gitrepo/gittest"
 	"github.com/ron-kms/ron-kms/govtool/policy"
 	"github.com/ron-kms/ron-kms/govtool/quorum"
-	"github.com/ron-kms/ron-kms/govtool/verify"
 	"github.com/ron-kms/ron-kms/govtool/verify/verifytest"
 )
 
@@ -38,53 +36,21 @@ const (
 )
 
 // governance is a governance repository on a bare remote, written by the
-// test's signers.
-type governance struct {
-	t    *testing.T
-	bare string
-	work *gitrepo.Repo
-	h    *verifytest.History
-}
+// test's signers (verifytest.Remote).
+type governance struct{ *verifytest.Remote }
 
 func newGovernance(t *testing.T) *governance {
-	gittest.SetEnv(t)
-	bare, url := gittest.NewBare(t)
-	work, err := gitrepo.Init(filepath.Join(t.TempDir(), "work"), "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := work.AddRemote("origin", url); err != nil {
-		t.Fatal(err)
-	}
-	h := verifytest.New(t, policy.ProfileProduction)
+	g := &governance{verifytest.NewRemote(t, policy.ProfileProduction)}
 	// Recent history, so that keys are young and proposals fresh.
-	h.Clock = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	return &governance{t: t, bare: bare, work: work, h: h}
+	g.H.Clock = time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	return g
 }
 
-func (g *governance) commit(c verify.Commit, msg string) {
-	g.t.Helper()
-	files := map[string][]byte{}
-	for _, ch := range c.Changes {
-		files[ch.Path] = ch.After
-	}
-	sig := gitrepo.Signature{Name: "Signer", Email: "signer@example.org", When: c.Time}
-	if _, err := g.work.CommitFiles(context.Background(), gitrepo.CommitRequest{Files: files, Message: msg, Author: sig, Committer: sig}); err != nil {
-		g.t.Fatal(err)
-	}
-}
-
+// execute commits the execution of one approved change, titled change.
 func (g *governance) execute(scope, change string, signers ...string) {
-	g.t.Helper()
-	p := g.h.Approve(g.h.Proposal(change, scope, g.h.Change(scope, change)...), signers...)
-	g.commit(g.h.Next(g.h.Execute(p)...), change)
-}
-
-func (g *governance) push() {
-	g.t.Helper()
-	if err := g.work.Push(context.Background(), "origin", "refs/heads/main"); err != nil {
-		g.t.Fatal(err)
-	}
+	g.T.Helper()
+	p := g.H.Approve(g.H.Proposal(change, scope, g.H.Change(scope, change)...), signers...)
+	g.Commit(g.H.Next(g.H.Execute(p)...), change)
 }
 
 // writeConfig writes a configuration, its passphrase and webhook secret
@@ -169,16 +135,16 @@ func TestServeEndToEnd(t *testing.T) {
 	g := newGovernance(t)
 	minter := verifytest.Key("minter")
 	auditPub := envelope.EncodePublicKey(verifytest.Key("audit").Public().(ed25519.PublicKey))
-	g.commit(g.h.Next(g.h.Genesis()...), "genesis")
+	g.Commit(g.H.Next(g.H.Genesis()...), "genesis")
 	g.execute("tenant:acme", "create_tenant", "po", "so")
 	g.execute("global", "enroll_appliance=app-1:sealed-file:"+auditPub+":default", "po", "so")
 	g.execute("tenant:acme", "create_key=signing:ed25519", "po", "so")
 	g.execute("tenant:acme", "add_minter="+envelope.EncodePublicKey(minter.Public().(ed25519.PublicKey)), "po", "so")
-	g.push()
-	url := gittest.Serve(t, g.bare)
+	g.Push()
+	url := gittest.Serve(t, g.Bare)
 
 	dir := t.TempDir()
-	cfgPath := writeConfig(t, dir, url, g.h.Pin())
+	cfgPath := writeConfig(t, dir, url, g.H.Pin())
 	addrFile := filepath.Join(dir, "addr")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -238,7 +204,7 @@ func TestServeEndToEnd(t *testing.T) {
 
 	// Revoke the capability by proposal, push, announce it: refused at once.
 	g.execute("global", "revoke_capability="+minted.ID, "po")
-	g.push()
+	g.Push()
 	hook := []byte(`{"ref":"refs/heads/main"}`)
 	start := time.Now()
 	code, b = c.do("POST", "/v1/sync", hook, map[string]string{api.SignatureHeader: api.WebhookSignature([]byte(webhookSecret), hook)})
