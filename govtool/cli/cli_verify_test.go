@@ -114,16 +114,8 @@ func cmdGov(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	commit := func(msg string, changes ...verify.Change) {
 		c := g.h.Next(changes...)
-		files := map[string][]byte{}
-		for _, ch := range changes {
-			if ch.Deleted {
-				files[ch.Path] = nil
-			} else {
-				files[ch.Path] = ch.After
-			}
-		}
 		sig := gitrepo.Signature{Name: "Test Signer", Email: "signer@example.org", When: c.Time}
-		_, err := g.repo.CommitFiles(ctx, gitrepo.CommitRequest{Files: files, Message: msg, Author: sig, Committer: sig})
+		_, err := g.repo.CommitFiles(ctx, gitrepo.CommitRequest{Files: vt.Files(c.Changes), Message: msg, Author: sig, Committer: sig})
 		ts.Check(err)
 	}
 	switch args[0] {

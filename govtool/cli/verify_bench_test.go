@@ -61,12 +61,8 @@ func makeBenchRepo(b *testing.B) *benchRepo {
 	var parent gitrepo.Hash
 	write := func(msg string, changes []verify.Change) {
 		c := h.Next(changes...)
-		files := map[string][]byte{}
-		for _, ch := range changes {
-			files[ch.Path] = ch.After
-		}
 		sig := gitrepo.Signature{Name: "Bench Signer", Email: "bench@example.org", When: c.Time}
-		next, err := repo.CommitToBranch(ctx, "main", parent, files, msg, sig)
+		next, err := repo.CommitToBranch(ctx, "main", parent, vt.Files(c.Changes), msg, sig)
 		if err != nil {
 			b.Fatal(err)
 		}
