@@ -276,7 +276,7 @@ func (e *Engine) continuity(ctx context.Context, ks *keyState, v int) ([]byte, *
 		if err != nil {
 			return nil, rejectf(ReasonBackendError, "continuity proof of %s: signer %s: %v", newL, side.label, err)
 		}
-		sig, err := signTrad(s, ks.alg, msg)
+		sig, err := pq.SignForMode(pq.ModeOff, oldP.compAlg, nil, s, msg, nil)
 		if err != nil {
 			return nil, rejectf(ReasonBackendError, "continuity proof of %s: signing with %s: %v", newL, side.label, err)
 		}
