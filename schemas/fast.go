@@ -44,6 +44,12 @@ const (
 	tObject
 )
 
+// typeBits are the instance types by their names in "type".
+var typeBits = map[string]uint8{
+	"null": tNull, "boolean": tBoolean, "number": tNumber, "integer": tInteger,
+	"string": tString, "array": tArray, "object": tObject,
+}
+
 // fastNode is one compiled schema.
 type fastNode struct {
 	never   bool  // the schema false
@@ -165,24 +171,11 @@ func (fc *fastCompiler) fill(n *fastNode, s *jsonschema.Schema) error {
 
 	if s.Types != nil {
 		for _, t := range s.Types.ToStrings() {
-			switch t {
-			case "null":
-				n.types |= tNull
-			case "boolean":
-				n.types |= tBoolean
-			case "number":
-				n.types |= tNumber
-			case "integer":
-				n.types |= tInteger
-			case "string":
-				n.types |= tString
-			case "array":
-				n.types |= tArray
-			case "object":
-				n.types |= tObject
-			default:
+			bit, ok := typeBits[t]
+			if !ok {
 				return refuse("type " + t)
 			}
+			n.types |= bit
 		}
 	}
 	if s.Const != nil {
