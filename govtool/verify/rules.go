@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ron-kms/ron-kms/govtool/canon"
@@ -202,7 +203,7 @@ func (t *txn) update(gov []Change) error {
 			if err := t.signerSetChange(ch); err != nil {
 				return err
 			}
-		case ch.Path[:len(ProposalDir)] == ProposalDir:
+		case strings.HasPrefix(ch.Path, ProposalDir):
 			if err := t.proposalChange(ch); err != nil {
 				return err
 			}

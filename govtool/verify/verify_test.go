@@ -321,6 +321,8 @@ func TestPolicyVersionAndUnexplained(t *testing.T) {
 	reject(t, v, h.Try(changes[1]), verify.ReasonUnexplainedChange)
 	// A stray file in a governance folder.
 	reject(t, v, h.Try(verify.Change{Path: "policy/extra.json", After: []byte("{}\n")}), verify.ReasonUnexplainedChange)
+	// One whose path is shorter than "proposals/" (it once panicked).
+	reject(t, v, h.Try(verify.Change{Path: "policy/x", After: []byte("{}\n")}), verify.ReasonUnexplainedChange)
 	// A signer set added by no proposal.
 	next := h.SignerSet(2, 2, vt.Members{{quorum.RolePolicyOwner, "po"}, {quorum.RoleSecurityOfficer, "so"}}, h.Pin(), quorum.DefaultLifetime)
 	h.SignSet(next, "po", "so")
