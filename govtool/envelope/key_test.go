@@ -28,7 +28,8 @@ var (
 	pubRE    = regexp.MustCompile(schemas.MustPattern("defs.json#/$defs/public_key"))
 )
 
-// referenceVerify is Verify as it was before Key: every step done afresh.
+// referenceVerify is Verify as it was before Key: every step done afresh,
+// the signature checked by sigstore's ED25519 verifier.
 func referenceVerify(pub ed25519.PublicKey, objType, digest string, s Signature) error {
 	if !roleRE.MatchString(s.Role) {
 		return &EntryError{Entry: s, Reason: ReasonMalformed, Detail: fmt.Sprintf("role %q is not a role name", s.Role)}
