@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ron-kms/ron-kms/appliance/backend/sealedfile"
 	"github.com/ron-kms/ron-kms/appliance/config"
 	"github.com/ron-kms/ron-kms/appliance/sync"
 )
@@ -166,7 +167,7 @@ are replaced by "xxxxx". It contacts nothing and changes nothing.
 			fmt.Fprintf(stdout, "%s\n", b)
 			var problems []error
 			if p := c.Backend.SealedFile.PassphraseFile; c.Backend.Kind == "sealed-file" && !c.Backend.SealedFile.Amnesia {
-				if err := config.CheckSecretFile(p); err != nil {
+				if err := sealedfile.CheckPassphraseFile(p); err != nil {
 					problems = append(problems, fmt.Errorf("backend.sealed_file.passphrase_file: %w", err))
 				}
 			}

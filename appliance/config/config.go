@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/ron-kms/ron-kms/appliance/backend"
-	"github.com/ron-kms/ron-kms/appliance/backend/sealedfile"
 	"github.com/ron-kms/ron-kms/govtool/canon"
 	"github.com/ron-kms/ron-kms/schemas"
 )
@@ -233,16 +232,6 @@ func (c *Config) resolve(base string) {
 	if u := c.Governance.URL; !strings.Contains(u, "://") && !filepath.IsAbs(u) {
 		c.Governance.URL = filepath.Join(base, u)
 	}
-}
-
-// CheckSecretFile checks the sealed-file backend's passphrase file by the
-// backend's own rule, sealedfile.CheckPassphraseFile: a regular file that
-// only its owner may access, not empty once one trailing line break is
-// dropped, at most 1024 bytes. A file check-config passes is one the backend
-// opens, and a file it refuses is refused for the same reason. It reads the
-// file and keeps nothing.
-func CheckSecretFile(path string) error {
-	return sealedfile.CheckPassphraseFile(path)
 }
 
 // ReadSecretFile reads a secret from a file that only its owner may read

@@ -617,7 +617,8 @@ func CheckPassphraseFile(name string) error {
 }
 
 // readPassphrase reads the passphrase file, which must be a regular file
-// private to its owner (backend.CheckSecretFile) and not empty. One trailing "\n" or "\r\n" is dropped.
+// private to its owner (backend.CheckSecretFile) and not empty. One
+// trailing "\n" or "\r\n" is dropped.
 func readPassphrase(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("sealedfile: no passphrase file configured (Config.PassphraseFile)")

@@ -246,6 +246,7 @@ func TestPassphraseFile(t *testing.T) {
 		{"empty", "", 0o600, "empty"},
 		{"newline-only", "\n", 0o600, "empty"},
 		{"crlf-only", "\r\n", 0o600, "empty"},
+		{"second-line-break", "\n\n", 0o600, ""},
 		{"too-long", strings.Repeat("x", maxPassphrase+1), 0o600, "longer than"},
 		{"longest", strings.Repeat("x", maxPassphrase), 0o600, ""},
 	} {
@@ -256,6 +257,9 @@ func TestPassphraseFile(t *testing.T) {
 			checkErr := CheckPassphraseFile(c.PassphraseFile)
 			if (checkErr == nil) != (tc.wantErr == "") || (checkErr != nil && !strings.Contains(checkErr.Error(), tc.wantErr)) {
 				t.Errorf("CheckPassphraseFile: %v, want an error containing %q", checkErr, tc.wantErr)
+			}
+			if checkErr != nil && !strings.Contains(checkErr.Error(), "passphrase file "+c.PassphraseFile) {
+				t.Errorf("CheckPassphraseFile: %v does not name the passphrase file", checkErr)
 			}
 			b, err := Open(ctx, c)
 			if tc.wantErr == "" {
@@ -280,6 +284,9 @@ func TestPassphraseFile(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		c := testConfig(t)
 		c.PassphraseFile = filepath.Join(t.TempDir(), "nope")
+		if err := CheckPassphraseFile(c.PassphraseFile); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("CheckPassphraseFile with a missing passphrase file: %v", err)
+		}
 		if _, err := Open(ctx, c); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("Open with a missing passphrase file: %v", err)
 		}
