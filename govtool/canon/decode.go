@@ -671,11 +671,8 @@ func (p *parser) number() (any, error) {
 	if p.strict && !integer {
 		return nil, &Error{Path: p.at(), Reason: ReasonNonCanonicalNumber, Detail: fmt.Sprintf("%s: governance numbers are integers written without fraction or exponent", lit)}
 	}
-	if p.form {
-		// A long integer: canonical when it is what formatNumber writes.
-		s, err := formatNumber(Number(lit), p.at)
-		p.form = err == nil && s == lit
-	}
+	// A strict integer is what formatNumber writes (no leading zero, no
+	// "-0", within ±(2^53-1)), so it leaves p.form as it is.
 	return Number(lit), nil
 }
 
