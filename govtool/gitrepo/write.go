@@ -579,8 +579,9 @@ func safeWorktreePath(root, p string) (string, error) {
 // renames it over path and syncs the directory, which makes the rename
 // itself durable. The file gets exactly the permission bits of perm (the
 // umask does not apply): to keep an existing file's mode, pass it. A
-// symbolic link at path is replaced, not followed. On error path is left as
-// it was and the temporary file is removed.
+// symbolic link at path is replaced, not followed. On an error before the
+// rename, path is left as it was and the temporary file is removed; an
+// error syncing the directory comes after path already holds data.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".govtool-*")
