@@ -75,7 +75,8 @@ func Digest(v any) (string, error) {
 }
 
 // scratch holds buffers for encodings that are compared or hashed and then
-// dropped (Digest, Document.CheckFileForm). They hold only object bytes.
+// dropped (Digest, Document.Digest, Document.CheckFileForm). They hold only
+// object bytes.
 var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getScratch() *bytes.Buffer { return scratch.Get().(*bytes.Buffer) }
