@@ -260,7 +260,7 @@ func (s *SignerSet) Tally(objType, digest string, sigs []envelope.Signature) *Ta
 			continue
 		}
 		// ParseKey is DecodePublicKey, made once per key rather than once
-		// per signature (key id and verifier included).
+		// per signature (its key id computed once).
 		k, err := envelope.ParseKey(m.PublicKey)
 		if err != nil { // Validate excludes this
 			t.Rejected = append(t.Rejected, &envelope.EntryError{Entry: e, Reason: envelope.ReasonMalformed, Detail: err.Error()})
