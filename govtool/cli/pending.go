@@ -133,14 +133,11 @@ type genesisState struct {
 // to the pending set's digest. When a root is pinned (--root or
 // $GOVTOOL_ROOT_DIGEST) the pending set must be that root.
 func (f *repoFlags) loadGenesis(ctx context.Context, e *env) (*genesisState, error) {
-	repo, err := gitrepo.Open(f.dir)
+	a, err := openRepo(e, f, "HEAD")
 	if err != nil {
-		return nil, envErr(fmt.Errorf("opening governance repository %s: %w", f.dir, err))
+		return nil, err
 	}
-	head, err := repo.Resolve("HEAD")
-	if err != nil {
-		return nil, envErr(fmt.Errorf("resolving HEAD: %w", err))
-	}
+	repo, head := a.repo, a.head
 	if done, err := readHead(ctx, repo, head, verify.SignerSetPath(1)); err != nil {
 		return nil, err
 	} else if done != nil {
@@ -161,12 +158,8 @@ func (f *repoFlags) loadGenesis(ctx context.Context, e *env) (*genesisState, err
 	if pol.SignerSet != (policy.SignerSetRef{Version: 1, Digest: setD}) {
 		return nil, failed(fmt.Errorf("%s names signer set %d %s, not the pending root %s", genesisPolicyPath, pol.SignerSet.Version, pol.SignerSet.Digest, setD))
 	}
-	pin := f.root
-	if pin == "" {
-		pin = e.getenv(RootEnv)
-	}
-	if pin != "" && pin != setD {
-		return nil, failed(fmt.Errorf("the pending root %s is not the pinned root %s: do not sign it; ask the initiator which is right", setD, pin))
+	if a.pinned && a.root != setD {
+		return nil, failed(fmt.Errorf("the pending root %s is not the pinned root %s: do not sign it; ask the initiator which is right", setD, a.root))
 	}
 	g := *f
 	g.root = setD
@@ -174,5 +167,5 @@ func (f *repoFlags) loadGenesis(ctx context.Context, e *env) (*genesisState, err
 	if err != nil {
 		return nil, err
 	}
-	return &genesisState{l: l, set: set, setD: setD, pol: pol, polD: polD, pinned: pin != ""}, nil
+	return &genesisState{l: l, set: set, setD: setD, pol: pol, polD: polD, pinned: a.pinned}, nil
 }
