@@ -175,7 +175,7 @@ profile's value:
 
 Refuses: a directory that already holds governance files or history, a
 missing role of the profile, a key listed twice, a threshold outside 1..quorum
-members (production: below 2).
+members (production: below 2), more than 64 members (the schema's bound).
 
 Example:
   govtool init gov --signer policy-owner=alice.pub --signer security-officer=bob.pub \

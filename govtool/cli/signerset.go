@@ -75,8 +75,8 @@ governance commit pass — rotates its secondary signer with the owner's key.
 
 Refuses: a key added twice or already a member, a removed key that is not a
 member, a set that breaks the rules (threshold outside 1..quorum members,
-production below 2, no quorum member left), --execute without enough
-signatures.
+production below 2, no quorum member left, more than 64 members), --execute
+without enough signatures.
 
 Example (the weekly micronode rotation of the secondary signer):
   govtool signer-set rotate --add security-officer=bob-2026w10.pub --remove bob-2026w09.pub`,
