@@ -129,8 +129,8 @@ func openAudit(ctx context.Context, e *env, fl *repoFlags, rev string) (*audit, 
 // (exit 3). It is the one list of the errors that count as verification
 // failures: the verifier's own, and the gitrepo errors that put the fault
 // in the history rather than in the machine, which it states as a
-// *verify.Error. A gitrepo error does not know the commit it was met in:
-// Commit is then "" (verify's fail fills it in).
+// *verify.Error. A TreeEntryError or FileTooLargeError does not know the
+// commit it was met in: Commit is then "" (verify's fail fills it in).
 func verifyFailure(err error) *verify.Error {
 	var (
 		ve *verify.Error
