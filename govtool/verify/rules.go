@@ -207,7 +207,7 @@ func (t *txn) update(gov []Change) error {
 			if err := t.proposalChange(ch); err != nil {
 				return err
 			}
-		case len(ch.Path) > len(ApplianceDir) && ch.Path[:len(ApplianceDir)] == ApplianceDir:
+		case len(ch.Path) > len(ApplianceDir) && strings.HasPrefix(ch.Path, ApplianceDir):
 			applCh = append(applCh, ch)
 		case disputePathRE.MatchString(ch.Path):
 			if err := t.disputeChange(ch); err != nil {
