@@ -39,6 +39,11 @@ bench-api:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./govtool/canon
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzFormFound$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzCompareUTF16$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzWriteString$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzNumber$$' -fuzztime $(FUZZTIME) ./govtool/canon
+	$(GO) test -run '^$$' -fuzz '^FuzzEqual$$' -fuzztime $(FUZZTIME) ./govtool/canon
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./govtool/envelope
 	$(GO) test -run '^$$' -fuzz '^FuzzPatterns$$' -fuzztime $(FUZZTIME) ./govtool/envelope
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./schemas
@@ -47,6 +52,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseShare$$' -fuzztime $(FUZZTIME) ./govtool/keys
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePKCS11URI$$' -fuzztime $(FUZZTIME) ./govtool/keys
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./appliance/capability
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMintRequest$$' -fuzztime $(FUZZTIME) ./appliance/engine
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./appliance/continuity
+	$(GO) test -run '^$$' -fuzz '^FuzzRequestBodies$$' -fuzztime $(FUZZTIME) ./appliance/api
 	$(GO) test -run '^$$' -fuzz '^FuzzCaveats$$' -fuzztime $(FUZZTIME) ./appliance/capability
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 20x ./appliance/pq
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./appliance/backend/sealedfile
@@ -66,6 +74,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./govtool/policy
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./govtool/proposal
 	$(GO) test -run '^$$' -fuzz '^FuzzParseChange$$' -fuzztime $(FUZZTIME) ./govtool/proposal
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./govtool/quorum
 	$(GO) test -run '^$$' -fuzz '^FuzzCommit$$' -fuzztime $(FUZZTIME) ./govtool/verify
 
 lint:
