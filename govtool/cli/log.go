@@ -97,10 +97,8 @@ func runLog(ctx context.Context, e *env, fl *repoFlags, since, format string) er
 	}
 	v := verify.New(a.root, verify.Options{Now: now})
 	steps, verr := history.Verify(ctx, a.repo, v, a.head, history.Options{})
-	if verr != nil {
-		if ee := auditErr(a.head, verr); exitCode(ee) != ExitFailed {
-			return ee
-		}
+	if verr != nil && verifyFailure(verr) == nil {
+		return auditErr(a.head, verr) // an environment error: nothing to print
 	}
 	events, err := logEvents(ctx, a.repo, v.State(), steps)
 	if err != nil {
