@@ -179,7 +179,7 @@ func checkOpen(st *verify.State, ps *verify.ProposalState, now time.Time) (polic
 		return policy.Requirement{}, failed(fmt.Errorf("proposal %s expired at %s (%s): write a new proposal", p.ID, p.ExpiresAt, timeLeft(mustTime(p.ExpiresAt), now)))
 	}
 	set, setD := st.SignerSet()
-	if !p.SignerSet.Equal(proposal.RefOf(set, setD)) {
+	if !p.SignerSet.Names(set, setD) {
 		return policy.Requirement{}, failed(fmt.Errorf("proposal %s was written for signer set version %d; version %d is in force: write it again (govtool propose)", p.ID, p.SignerSet.Version, set.Version))
 	}
 	if set.Expired(now) {
